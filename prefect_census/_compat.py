@@ -1,0 +1,219 @@
+"""Everything that differs between Prefect 2 and Prefect 3, in one place.
+
+No other module checks a version. This module decides:
+
+- which pydantic API the Block base class uses (Prefect 3 blocks are pydantic 2
+  models; Prefect 2 blocks use the `pydantic.v1` API, or pydantic 1 itself);
+- which task options keep status requests out of Prefect 3's task cache;
+- whether progress artifacts exist;
+- how sync and async callers reach the package's async core, which always runs
+  on one private event loop per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextvars
+import functools
+import os
+import threading
+from collections.abc import Coroutine
+from typing import Any, Callable, TypeVar
+
+import prefect
+from prefect import Flow
+
+T = TypeVar("T")
+
+PREFECT_MAJOR = int(prefect.__version__.split(".")[0])
+
+if PREFECT_MAJOR >= 3:
+    from pydantic import ConfigDict, Field, SecretStr, field_validator
+
+    def trigger_url_validator(field: str) -> Callable[[Callable], Any]:
+        """Return a decorator that runs a function on `field` before pydantic does."""
+
+        def decorate(function: Callable) -> Any:
+            return field_validator(field, mode="before")(function)
+
+        return decorate
+
+    # Pydantic 2 prints the rejected input in a ValidationError; the input is a
+    # URL that contains the token.
+    BLOCK_MODEL_CONFIG: Any = ConfigDict(hide_input_in_errors=True)
+else:  # pragma: no cover - exercised in the Prefect 2 environments
+    try:
+        from pydantic.v1 import Field, SecretStr, validator
+    except ImportError:
+        from pydantic import Field, SecretStr, validator
+
+    def trigger_url_validator(field: str) -> Callable[[Callable], Any]:
+        """Return a decorator that runs a function on `field` before pydantic does."""
+
+        def decorate(function: Callable) -> Any:
+            return validator(field, pre=True, allow_reuse=True)(function)
+
+        return decorate
+
+    # Pydantic 1 does not print the input in its errors.
+    BLOCK_MODEL_CONFIG = None
+
+__all__ = ["BLOCK_MODEL_CONFIG", "Field", "SecretStr", "trigger_url_validator"]
+
+
+def uncached_task_options() -> dict[str, Any]:
+    """Return `@task` options that make every call send its own request."""
+    if PREFECT_MAJOR >= 3:
+        from prefect.cache_policies import NO_CACHE
+
+        return {"cache_policy": NO_CACHE}
+
+    return {}
+
+
+def has_progress_artifacts() -> bool:
+    """Return whether this Prefect version can show progress artifacts."""
+    try:
+        from prefect.artifacts import create_progress_artifact  # noqa: F401
+    except ImportError:
+        return False
+
+    return True
+
+
+def in_async_context() -> bool:
+    """Return whether the caller expects an awaitable.
+
+    Inside a flow or task run, that follows the run's own function; outside one,
+    it follows whether an event loop is running in this thread.
+    """
+    from prefect.context import FlowRunContext, TaskRunContext
+
+    run = TaskRunContext.get()
+    if run is not None:
+        return bool(getattr(run.task, "isasync", False))
+
+    flow_run = FlowRunContext.get()
+    if flow_run is not None and flow_run.flow is not None:
+        return bool(getattr(flow_run.flow, "isasync", False))
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+
+    return True
+
+
+class _CoreLoop:
+    """A private event loop on a daemon thread, shared by every wait in a process.
+
+    Sharing one loop lets many concurrent waits share connection pools, and
+    running it apart from Prefect's own loops keeps a long wait from blocking
+    them.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid: int | None = None
+
+    def get(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            # A forked child inherits the object but not the thread.
+            if self._loop is None or self._pid != os.getpid():
+                self._loop = asyncio.new_event_loop()
+                self._pid = os.getpid()
+                thread = threading.Thread(
+                    target=self._loop.run_forever,
+                    name="prefect-census-loop",
+                    daemon=True,
+                )
+                thread.start()
+
+            return self._loop
+
+
+_core_loop = _CoreLoop()
+
+
+def core_loop() -> asyncio.AbstractEventLoop:
+    """Return the event loop that runs the package's async core."""
+    return _core_loop.get()
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on the core loop and block until it returns.
+
+    The coroutine sees the caller's context variables, so Prefect's run logger
+    and artifacts work inside it. If the caller is interrupted (a Prefect
+    cancellation or timeout, Ctrl-C), the coroutine is cancelled and given a few
+    seconds to clean up before the interruption goes on.
+    """
+    loop = core_loop()
+    context = contextvars.copy_context()
+    result: concurrent.futures.Future = concurrent.futures.Future()
+
+    def start() -> None:
+        # A task copies the context it is created in.
+        task = context.run(loop.create_task, coroutine)
+        task.add_done_callback(functools.partial(_copy_outcome, result))
+        result.task = task  # type: ignore[attr-defined]
+
+    loop.call_soon_threadsafe(start)
+    try:
+        return result.result()
+    except BaseException:
+        if not result.done():
+            loop.call_soon_threadsafe(_cancel_task, result)
+            concurrent.futures.wait([result], timeout=15)
+        raise
+
+
+def _copy_outcome(result: concurrent.futures.Future, task: asyncio.Task) -> None:
+    if result.done():
+        return
+    if task.cancelled():
+        result.cancel()
+    elif task.exception() is not None:
+        result.set_exception(task.exception())
+    else:
+        result.set_result(task.result())
+
+
+def _cancel_task(result: concurrent.futures.Future) -> None:
+    task = getattr(result, "task", None)
+    if task is not None:
+        task.cancel()
+
+
+class DualCallFlow(Flow):
+    """A flow with a sync body that async callers can also await.
+
+    Called where an awaitable is expected (an async flow, or code with a running
+    event loop), it returns a coroutine that runs the flow on a worker thread;
+    anywhere else it runs the flow and returns its result, like any sync flow.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        call = functools.partial(super().__call__, *args, **kwargs)
+        if not in_async_context():
+            return call()
+
+        return asyncio.to_thread(call)
+
+    def with_options(self, *args: Any, **kwargs: Any) -> Flow:
+        copy = super().with_options(*args, **kwargs)
+        copy.__class__ = type(self)
+
+        return copy
+
+
+def dual_call_flow(**options: Any) -> Callable[[Callable[..., T]], Flow]:
+    """Return a decorator like `@flow(**options)` that builds a `DualCallFlow`."""
+
+    def decorate(function: Callable[..., T]) -> Flow:
+        return DualCallFlow(fn=function, **options)
+
+    return decorate

@@ -1,0 +1,272 @@
+"""Following a sync run until it ends: the poll schedule, the time limit, the outcome.
+
+This is the async core behind `wait_for_census_sync_run`. It knows nothing of
+Prefect; the caller hands in a logger and, optionally, an observer that sees
+every status Census reports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Iterator
+from typing import Any, Optional, Protocol, Union
+
+from prefect_census._api import CensusClient, OutOfTime
+from prefect_census.exceptions import (
+    CensusError,
+    CensusSyncCancelled,
+    CensusSyncFailed,
+    CensusSyncSkipped,
+    CensusSyncTimeout,
+    CensusUnknownSyncStatus,
+)
+
+MIN_POLL_SECONDS = 5.0
+DEFAULT_POLL_SECONDS = 60.0
+# Twelve hours: longer than any sync we expect, short enough that a stuck run
+# does not hold a daily schedule's worker for more than half a day.
+DEFAULT_MAX_WAIT_SECONDS = 12 * 60 * 60.0
+# Checks come every MIN_POLL_SECONDS for this long after the trigger, because
+# most syncs finish within a minute; after that the pause doubles up to the
+# configured interval.
+FAST_PHASE_SECONDS = 60.0
+# Statuses of a run that has not finished. `preparing` and `new` are older
+# names of `queued`, and `retrying` an older name of `working`.
+IN_PROGRESS_STATUSES = frozenset({"queued", "working", "preparing", "new", "retrying"})
+CANCEL_TIMEOUT_SECONDS = 10.0
+
+Logger = Union[logging.Logger, logging.LoggerAdapter]
+
+
+class RunObserver(Protocol):
+    """Something that sees each status Census reports while the wait goes on."""
+
+    async def observe(self, run: dict[str, Any], elapsed: float) -> None: ...
+
+
+def check_poll_interval(value: Any, logger: Logger) -> float:
+    """Return a valid poll interval, raising values under 5 s to 5 s with a warning.
+
+    Raises:
+        ValueError: `value` is not a positive, finite number.
+    """
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        msg = (
+            f"poll_status_every_n_seconds must be a positive number of seconds, "
+            f"not {value!r}."
+        )
+        raise ValueError(msg)
+
+    if value < MIN_POLL_SECONDS:
+        logger.warning(
+            "poll_status_every_n_seconds=%s is below the minimum of %d s; "
+            "polling every %d s instead.",
+            value,
+            MIN_POLL_SECONDS,
+            MIN_POLL_SECONDS,
+        )
+        return MIN_POLL_SECONDS
+
+    return float(value)
+
+
+def check_max_wait(value: Any) -> Optional[float]:
+    """Return a valid time limit in seconds, or `None` for no limit.
+
+    Raises:
+        ValueError: `value` is neither `None` nor a positive, finite number.
+    """
+    if value is None:
+        return None
+    if not _is_number(value) or not math.isfinite(value) or value <= 0:
+        msg = (
+            f"max_wait_seconds must be a positive number of seconds, or None for "
+            f"no time limit, not {value!r}."
+        )
+        raise ValueError(msg)
+
+    return float(value)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def poll_delays(interval: float) -> Iterator[float]:
+    """Yield the pauses before each status check of one run.
+
+    Checks come every 5 s for the first minute, then the pause doubles until it
+    reaches `interval`, which it keeps. No pause is shorter than 5 s or longer
+    than `interval`.
+    """
+    elapsed = 0.0
+    while elapsed < FAST_PHASE_SECONDS and interval > MIN_POLL_SECONDS:
+        yield MIN_POLL_SECONDS
+        elapsed += MIN_POLL_SECONDS
+
+    delay = MIN_POLL_SECONDS
+    while True:
+        delay = min(interval, delay * 2)
+        yield delay
+
+
+async def wait_for_run(
+    client: CensusClient,
+    sync_run_id: int,
+    *,
+    interval: float,
+    max_wait_seconds: Optional[float],
+    logger: Logger,
+    cancel_on_stop: bool = False,
+    observer: Optional[RunObserver] = None,
+) -> dict[str, Any]:
+    """Poll a sync run until it ends and return its `data` object if it completed.
+
+    Raises:
+        CensusSyncFailed: The run failed.
+        CensusSyncSkipped: Census skipped the run.
+        CensusSyncCancelled: The run was cancelled.
+        CensusUnknownSyncStatus: Census reported a status this package does not know.
+        CensusSyncTimeout: The run had not ended within `max_wait_seconds`.
+    """
+    started = time.monotonic()
+    deadline = None if max_wait_seconds is None else started + max_wait_seconds
+    context = {
+        "sync_id": client.sync_id,
+        "sync_run_id": sync_run_id,
+        "history_url": client.history_url,
+    }
+    delays = poll_delays(interval)
+    seen_run = False
+
+    try:
+        while True:
+            pause = next(delays)
+            if deadline is not None:
+                pause = max(0.0, min(pause, deadline - time.monotonic()))
+            await asyncio.sleep(pause)
+
+            try:
+                run = await client.get_sync_run(
+                    sync_run_id, deadline=deadline, early=not seen_run
+                )
+            except OutOfTime:
+                raise _timeout(client, sync_run_id, max_wait_seconds, "unknown") from None
+            seen_run = True
+
+            elapsed = time.monotonic() - started
+            status = run.get("status")
+            logger.debug(
+                "Census sync run %s is %s after %.1f s.", sync_run_id, status, elapsed
+            )
+            if observer is not None:
+                await observer.observe(run, elapsed)
+
+            if status not in IN_PROGRESS_STATUSES:
+                return _outcome(run, elapsed, logger, context)
+            if deadline is not None and time.monotonic() >= deadline:
+                raise _timeout(client, sync_run_id, max_wait_seconds, status)
+    except CensusSyncTimeout as exc:
+        if cancel_on_stop:
+            exc.message = await _cancel(client, sync_run_id, logger, exc.message)
+            exc.args = (exc.message,)
+        raise
+    except asyncio.CancelledError:
+        if cancel_on_stop:
+            await _cancel(client, sync_run_id, logger, "")
+        raise
+
+
+def _timeout(
+    client: CensusClient,
+    sync_run_id: int,
+    max_wait_seconds: Optional[float],
+    status: Any,
+) -> CensusSyncTimeout:
+    msg = (
+        f"Census sync run {sync_run_id} of sync {client.sync_id} had not finished "
+        f"after the time limit of {max_wait_seconds:g} s (max_wait_seconds); its "
+        f"last known status is {status}. The run goes on in Census: "
+        f"{client.history_url}"
+    )
+
+    return CensusSyncTimeout(
+        msg,
+        sync_id=client.sync_id,
+        sync_run_id=sync_run_id,
+        history_url=client.history_url,
+    )
+
+
+async def _cancel(
+    client: CensusClient, sync_run_id: int, logger: Logger, message: str
+) -> str:
+    """Ask Census to stop the run and return `message` with the outcome added."""
+    try:
+        await asyncio.shield(
+            asyncio.wait_for(
+                client.cancel_sync_run(sync_run_id), timeout=CANCEL_TIMEOUT_SECONDS
+            )
+        )
+    except (CensusError, asyncio.TimeoutError, asyncio.CancelledError) as exc:
+        logger.warning(
+            "Could not cancel Census sync run %s (%s); cancel it from %s.",
+            sync_run_id,
+            type(exc).__name__,
+            client.history_url,
+        )
+        return f"{message} Cancelling the run in Census failed.".strip()
+
+    logger.info("Asked Census to cancel sync run %s.", sync_run_id)
+
+    return f"{message} The run was cancelled in Census (cancel_on_stop=True).".strip()
+
+
+def _outcome(
+    run: dict[str, Any], elapsed: float, logger: Logger, context: dict[str, Any]
+) -> dict[str, Any]:
+    """Return the data of a completed run, or raise the error its status calls for."""
+    status = run.get("status")
+    sync_run_id = context["sync_run_id"]
+    where = f"See {context['history_url']}"
+    counts = (
+        f"{run.get('records_processed')} records processed, "
+        f"{run.get('records_updated')} updated, {run.get('records_failed')} "
+        f"failed, {run.get('records_invalid')} invalid"
+    )
+    logger.info(
+        "Census sync run %s of sync %s ended with status %s after %.0f s: %s.",
+        sync_run_id,
+        context["sync_id"],
+        status,
+        elapsed,
+        counts,
+    )
+
+    if status == "completed" and run.get("canceled") is True:
+        msg = f"Census sync run {sync_run_id} was cancelled before it finished. {where}"
+        raise CensusSyncCancelled(msg, status=status, run=run, **context)
+    if status == "completed":
+        return run
+    if status == "failed":
+        msg = (
+            f"Census sync run {sync_run_id} failed with error "
+            f"{run.get('error_code')}: {run.get('error_message')} "
+            f"(detail: {run.get('error_detail')}). {where}"
+        )
+        raise CensusSyncFailed(msg, status=status, run=run, **context)
+    if status == "skipped":
+        msg = (
+            f"Census skipped sync run {sync_run_id}, usually because an earlier run "
+            f"of the same sync was still going. {where}"
+        )
+        raise CensusSyncSkipped(msg, status=status, run=run, **context)
+
+    msg = (
+        f"Census reported status {status!r} for sync run {sync_run_id}, which this "
+        f"package does not know, so the run is not taken as a success. {where}"
+    )
+    raise CensusUnknownSyncStatus(msg, status=status, run=run, **context)

@@ -1,0 +1,66 @@
+"""The packaged flow that triggers a Census sync and waits for its run."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from prefect_census._compat import dual_call_flow
+from prefect_census._waiting import DEFAULT_MAX_WAIT_SECONDS, DEFAULT_POLL_SECONDS
+from prefect_census.credentials import CensusCredentials
+from prefect_census.tasks import trigger_census_sync, wait_for_census_sync_run
+
+
+@dual_call_flow(
+    name="Run Census sync",
+    description="Trigger a Census sync, wait for its run, and return the run's data.",
+    flow_run_name="run-census-sync-{credentials.sync_id}",
+)
+def run_census_sync(
+    credentials: CensusCredentials,
+    poll_status_every_n_seconds: float = DEFAULT_POLL_SECONDS,
+    force_full_sync: bool = False,
+    max_wait_seconds: Optional[float] = DEFAULT_MAX_WAIT_SECONDS,
+    cancel_on_stop: bool = False,
+) -> dict[str, Any]:
+    """Trigger a Census sync, wait for the run to end, and return its data.
+
+    The flow run fails unless the sync run completes: a failed, skipped or
+    cancelled run, an unknown status and the time limit each raise an error.
+    From an async flow, await it; elsewhere, call it like any flow.
+
+    Args:
+        credentials: The sync's credentials block. The flow takes the block, not
+            the URL, so the token never becomes a stored flow-run parameter.
+        poll_status_every_n_seconds: The longest pause between status checks.
+            Values below 5 are raised to 5 with a warning.
+        force_full_sync: Resync every row, not only the changed ones.
+        max_wait_seconds: How long to wait for the run before giving up with
+            `CensusSyncTimeout` (default 12 hours); `None` for no limit.
+        cancel_on_stop: Ask Census to cancel the run when the wait stops before
+            the run ends.
+
+    Returns:
+        The run's `data` object from Census: `status`, `records_processed`,
+        `records_updated`, `records_failed`, `records_invalid` and the rest.
+
+    Examples:
+        ```python
+        from prefect import flow
+        from prefect_census import CensusCredentials, run_census_sync
+
+        @flow
+        def refresh_and_publish():
+            credentials = CensusCredentials.load("accounts-to-salesforce")
+            run = run_census_sync(credentials, poll_status_every_n_seconds=30)
+            print(run["records_updated"])
+        ```
+    """
+    sync_run_id = trigger_census_sync(credentials, force_full_sync=force_full_sync)
+
+    return wait_for_census_sync_run(
+        credentials,
+        sync_run_id,
+        poll_status_every_n_seconds=poll_status_every_n_seconds,
+        max_wait_seconds=max_wait_seconds,
+        cancel_on_stop=cancel_on_stop,
+    )
