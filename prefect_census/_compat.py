@@ -14,11 +14,14 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import contextvars
 import functools
 import os
 import threading
-from collections.abc import Coroutine
+import typing
+import warnings
+from collections.abc import Coroutine, Iterator
 from typing import Any, Callable, TypeVar
 
 import prefect
@@ -65,9 +68,12 @@ __all__ = ["BLOCK_MODEL_CONFIG", "Field", "SecretStr", "trigger_url_validator"]
 def uncached_task_options() -> dict[str, Any]:
     """Return `@task` options that make every call send its own request."""
     if PREFECT_MAJOR >= 3:
-        from prefect.cache_policies import NO_CACHE
+        from prefect import cache_policies
 
-        return {"cache_policy": NO_CACHE}
+        # Prefect 3.1.12 renamed the policy `NONE` to `NO_CACHE`.
+        no_cache = getattr(cache_policies, "NO_CACHE", None) or cache_policies.NONE
+
+        return {"cache_policy": no_cache}
 
     return {}
 
@@ -188,6 +194,23 @@ def _cancel_task(result: concurrent.futures.Future) -> None:
         task.cancel()
 
 
+@contextlib.contextmanager
+def _ignore_mixed_pydantic_warning() -> Iterator[None]:
+    """Hide pydantic's warning about the block in a flow's parameter model.
+
+    Prefect 2 with pydantic 2 builds a pydantic 2 model of a flow's parameters
+    when the flow is declared, and pydantic warns that the block, a
+    `pydantic.v1` model, does not belong in it. Runs validate their parameters
+    with the v1 API, so the warning, printed wherever Prefect 2 imports this
+    package, is noise.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore", message="Mixing V1 models and V2 models", category=UserWarning
+        )
+        yield
+
+
 class DualCallFlow(Flow):
     """A flow with a sync body that async callers can also await.
 
@@ -195,6 +218,10 @@ class DualCallFlow(Flow):
     event loop), it returns a coroutine that runs the flow on a worker thread;
     anywhere else it runs the flow and returns its result, like any sync flow.
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with _ignore_mixed_pydantic_warning():
+            super().__init__(*args, **kwargs)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         call = functools.partial(super().__call__, *args, **kwargs)
@@ -204,7 +231,9 @@ class DualCallFlow(Flow):
         return asyncio.to_thread(call)
 
     def with_options(self, *args: Any, **kwargs: Any) -> Flow:
-        copy = super().with_options(*args, **kwargs)
+        # `Flow.with_options` builds a plain `Flow`, which gets this class back.
+        with _ignore_mixed_pydantic_warning():
+            copy = super().with_options(*args, **kwargs)
         copy.__class__ = type(self)
 
         return copy
@@ -214,6 +243,23 @@ def dual_call_flow(**options: Any) -> Callable[[Callable[..., T]], Flow]:
     """Return a decorator like `@flow(**options)` that builds a `DualCallFlow`."""
 
     def decorate(function: Callable[..., T]) -> Flow:
+        # Prefect 2 with pydantic 2 validates flow parameters with the pydantic
+        # v1 API only if an annotation is a v1 model class itself; the string
+        # that `from __future__ import annotations` leaves fails validation.
+        function.__annotations__ = typing.get_type_hints(function)
+
         return DualCallFlow(fn=function, **options)
 
     return decorate
+
+
+def harness_database_path() -> str:
+    """Return the file path of the SQLite database the Prefect API uses now."""
+    import prefect.settings
+
+    if PREFECT_MAJOR >= 3:
+        url = prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
+    else:  # pragma: no cover - exercised in the Prefect 2 environments
+        url = prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL.value()
+
+    return str(url).split(":///", 1)[1]
