@@ -21,9 +21,10 @@ BLOCK_NAME = "demo-census-sync"
 
 
 def main() -> None:
+    # Six steps of five seconds each, so every step shows up in the logs.
     plan = RunPlan(
-        queued_seconds=2,
-        working_seconds=12,
+        queued_seconds=3,
+        working_seconds=30,
         source_record_count=1200,
         records_processed=1200,
         records_updated=1187,
@@ -43,6 +44,12 @@ def main() -> None:
 
     print("Sync run data returned by run_census_sync:")
     print(json.dumps(run, indent=2))
+    print(
+        f"Summary: sync run {run['id']} {run['status']}; "
+        f"{run['records_processed']} records processed, "
+        f"{run['records_updated']} updated, {run['records_failed']} failed, "
+        f"{run['records_invalid']} invalid."
+    )
 
 
 if __name__ == "__main__":

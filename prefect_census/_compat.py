@@ -257,9 +257,22 @@ def harness_database_path() -> str:
     """Return the file path of the SQLite database the Prefect API uses now."""
     import prefect.settings
 
-    if PREFECT_MAJOR >= 3:
-        url = prefect.settings.PREFECT_SERVER_DATABASE_CONNECTION_URL.value()
-    else:  # pragma: no cover - exercised in the Prefect 2 environments
-        url = prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL.value()
+    # Prefect 3.1 renamed the setting; Prefect 2 and 3.0 have only the old name.
+    setting = getattr(prefect.settings, "PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
+    if setting is None:
+        setting = prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL
+    url = setting.value()
 
     return str(url).split(":///", 1)[1]
+
+
+def model_to_json(model: Any) -> str:
+    """Serialize a pydantic model of either API, such as a Prefect client object.
+
+    Prefect 3 objects are pydantic 2 models; Prefect 2 objects are pydantic 1
+    models, or `pydantic.v1` models under pydantic 2.
+    """
+    if hasattr(model, "model_dump_json"):
+        return model.model_dump_json()
+
+    return model.json()

@@ -8,6 +8,7 @@ from typing import Any, Optional
 from prefect import get_run_logger, task
 
 from prefect_census._compat import run_coroutine, uncached_task_options
+from prefect_census._reporting import RunReporter, write_summary
 from prefect_census._waiting import (
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_POLL_SECONDS,
@@ -16,6 +17,7 @@ from prefect_census._waiting import (
     wait_for_run,
 )
 from prefect_census.credentials import CensusCredentials
+from prefect_census.exceptions import CensusSyncRunError
 
 # How long a single status read may spend retrying transient faults.
 SINGLE_READ_DEADLINE_SECONDS = 60.0
@@ -157,14 +159,33 @@ def wait_for_census_sync_run(
     interval = check_poll_interval(poll_status_every_n_seconds, logger)
     limit = check_max_wait(max_wait_seconds)
     client = credentials.get_client(logger)
+    reporter = RunReporter(logger, client.sync_id, sync_run_id)
+    started = time.monotonic()
+    run: dict[str, Any] = {}
 
-    return run_coroutine(
-        wait_for_run(
-            client,
-            sync_run_id,
-            interval=interval,
-            max_wait_seconds=limit,
-            logger=logger,
-            cancel_on_stop=cancel_on_stop,
+    try:
+        run = run_coroutine(
+            wait_for_run(
+                client,
+                sync_run_id,
+                interval=interval,
+                max_wait_seconds=limit,
+                logger=logger,
+                cancel_on_stop=cancel_on_stop,
+                observer=reporter,
+            )
         )
-    )
+    except CensusSyncRunError as exc:
+        run = exc.run
+        raise
+    finally:
+        write_summary(
+            run or reporter.last_run,
+            client.sync_id,
+            sync_run_id,
+            client.history_url,
+            time.monotonic() - started,
+            logger,
+        )
+
+    return run
