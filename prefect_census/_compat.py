@@ -149,17 +149,12 @@ def core_loop() -> asyncio.AbstractEventLoop:
     return _core_loop.get()
 
 
-def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run `coroutine` on the core loop and block until it returns.
-
-    The coroutine sees the caller's context variables, so Prefect's run logger
-    and artifacts work inside it. If the caller is interrupted (a Prefect
-    cancellation or timeout, Ctrl-C), the coroutine is cancelled and given a few
-    seconds to clean up before the interruption goes on.
-    """
+def _submit(coroutine: Coroutine[Any, Any, T]) -> concurrent.futures.Future:
+    """Start `coroutine` on the core loop with the caller's context variables."""
     loop = core_loop()
     context = contextvars.copy_context()
     result: concurrent.futures.Future = concurrent.futures.Future()
+    result.finished = threading.Event()  # type: ignore[attr-defined]
 
     def start() -> None:
         # A task copies the context it is created in.
@@ -168,16 +163,52 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
         result.task = task  # type: ignore[attr-defined]
 
     loop.call_soon_threadsafe(start)
+
+    return result
+
+
+def _stop(result: concurrent.futures.Future) -> None:
+    """Cancel a submitted coroutine and give it a few seconds to clean up."""
+    core_loop().call_soon_threadsafe(_cancel_task, result)
+    result.finished.wait(timeout=15)  # type: ignore[attr-defined]
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on the core loop and block until it returns.
+
+    The coroutine sees the caller's context variables, so Prefect's run logger
+    and artifacts work inside it. If the caller is interrupted (a Prefect
+    cancellation or timeout, Ctrl-C), the coroutine is cancelled and given a few
+    seconds to clean up before the interruption goes on.
+    """
+    result = _submit(coroutine)
     try:
         return result.result()
     except BaseException:
-        if not result.done():
-            loop.call_soon_threadsafe(_cancel_task, result)
-            concurrent.futures.wait([result], timeout=15)
+        _stop(result)
         raise
 
 
+async def await_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run `coroutine` on the core loop and await it from the caller's loop."""
+    result = _submit(coroutine)
+    try:
+        return await asyncio.wrap_future(result)
+    except BaseException:
+        await asyncio.to_thread(_stop, result)
+        raise
+
+
+def call_sync_or_async(coroutine: Coroutine[Any, Any, T]) -> Any:
+    """Return an awaitable for async callers, or run `coroutine` for sync ones."""
+    if in_async_context():
+        return await_coroutine(coroutine)
+
+    return run_coroutine(coroutine)
+
+
 def _copy_outcome(result: concurrent.futures.Future, task: asyncio.Task) -> None:
+    result.finished.set()  # type: ignore[attr-defined]
     if result.done():
         return
     if task.cancelled():

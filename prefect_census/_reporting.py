@@ -30,6 +30,16 @@ SYNC_STEPS = (
 COUNTERS = ("records_processed", "records_updated", "records_failed", "records_invalid")
 
 
+def log_trigger(logger: Logger, client: Any, sync_run_id: int) -> None:
+    """Log a triggered run with its sync, id and history link."""
+    logger.info(
+        "Triggered Census sync %s: sync run %s. History: %s",
+        client.sync_id,
+        sync_run_id,
+        client.history_url,
+    )
+
+
 def artifact_key(sync_id: int, suffix: str = "") -> str:
     """Return the artifact key for a sync: lower-case letters, digits and dashes."""
     return f"census-sync-{sync_id}{suffix}"

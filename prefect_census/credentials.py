@@ -12,8 +12,10 @@ from prefect_census._compat import (
     BLOCK_MODEL_CONFIG,
     Field,
     SecretStr,
+    call_sync_or_async,
     trigger_url_validator,
 )
+from prefect_census.exceptions import CensusAuthenticationError, CensusSyncNotFound
 from prefect_census._trigger_url import TriggerURL, parse_trigger_url
 
 
@@ -131,6 +133,57 @@ print(credentials.sync_id)
             timeouts=timeouts,
             logger=logger,
         )
+
+    def check_sync(self) -> Any:
+        """Ask Census about the sync without starting a run.
+
+        Use it to test a freshly pasted URL. Sync callers get the report,
+        async callers an awaitable of it.
+
+        Returns:
+            A dict with `sync_id`, `token_valid`, `sync_exists`, `label`,
+            `paused` and a one-line `message`.
+
+        Raises:
+            CensusConnectionError: Census could not be reached.
+        """
+        return call_sync_or_async(self._check_sync())
+
+    async def _check_sync(self) -> dict[str, Any]:
+        client = self.get_client()
+        report: dict[str, Any] = {
+            "sync_id": client.sync_id,
+            "token_valid": False,
+            "sync_exists": None,
+            "label": None,
+            "paused": None,
+        }
+        try:
+            sync = await client.get_sync()
+        except CensusAuthenticationError:
+            report["message"] = (
+                f"Census rejected the token. Copy the API trigger URL again from "
+                f"{client.base_url}/syncs/{client.sync_id}/configuration."
+            )
+            return report
+        except CensusSyncNotFound:
+            report.update(token_valid=True, sync_exists=False)
+            report["message"] = (
+                f"The token works, but Census has no sync {client.sync_id} in its "
+                f"workspace."
+            )
+            return report
+
+        paused = bool(sync.get("paused"))
+        report.update(
+            token_valid=True, sync_exists=True, label=sync.get("label"), paused=paused
+        )
+        report["message"] = (
+            f"Sync {client.sync_id} ({sync.get('label')}) is ready"
+            + (", but paused in Census." if paused else ".")
+        )
+
+        return report
 
     def __repr__(self) -> str:
         return f"CensusCredentials(sync_id={self._safe_sync_id()}, api_trigger=SecretStr('**********'))"  # noqa: E501

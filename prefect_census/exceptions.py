@@ -15,6 +15,7 @@ CensusError
 │   └── CensusUnexpectedResponse
 ├── CensusTriggerOutcomeUnknown
 ├── CensusSyncTimeout
+├── CensusSyncsFailed
 └── CensusSyncRunError
     ├── CensusSyncFailed
     ├── CensusSyncSkipped
@@ -174,3 +175,34 @@ class CensusSyncCancelled(CensusSyncRunError):
 
 class CensusUnknownSyncStatus(CensusSyncRunError):
     """Census reported a run status this package does not know, so it is not success."""
+
+
+class CensusSyncsFailed(CensusError):
+    """Some of several syncs run together did not complete.
+
+    Attributes:
+        failures: The error of each sync that did not complete, in order.
+        runs: Each sync's run data in the order given, `None` where it failed.
+    """
+
+    def __init__(
+        self,
+        failures: list[CensusError],
+        runs: Optional[list[Optional[dict[str, Any]]]] = None,
+    ) -> None:
+        lines = [
+            f"- sync {error.sync_id}"
+            + (f", run {error.sync_run_id}" if error.sync_run_id else "")
+            + f": {type(error).__name__}: {error}"
+            for error in failures
+        ]
+        count = len(runs) if runs is not None else len(failures)
+        message = f"{len(failures)} of {count} Census syncs did not complete:\n" + (
+            "\n".join(lines)
+        )
+        super().__init__(message)
+        self.failures = failures
+        self.runs = runs or []
+
+    def __reduce__(self):
+        return (type(self), (self.failures, self.runs))

@@ -7,6 +7,7 @@ from typing import Any, Optional
 from prefect_census._compat import dual_call_flow
 from prefect_census._waiting import DEFAULT_MAX_WAIT_SECONDS, DEFAULT_POLL_SECONDS
 from prefect_census.credentials import CensusCredentials
+from prefect_census.exceptions import CensusError, CensusSyncsFailed
 from prefect_census.tasks import trigger_census_sync, wait_for_census_sync_run
 
 
@@ -64,3 +65,75 @@ def run_census_sync(
         max_wait_seconds=max_wait_seconds,
         cancel_on_stop=cancel_on_stop,
     )
+
+
+@dual_call_flow(
+    name="Run Census syncs",
+    description="Trigger several Census syncs at once and wait for all their runs.",
+)
+def run_census_syncs(
+    credentials: list[CensusCredentials],
+    poll_status_every_n_seconds: float = DEFAULT_POLL_SECONDS,
+    force_full_sync: bool = False,
+    max_wait_seconds: Optional[float] = DEFAULT_MAX_WAIT_SECONDS,
+    cancel_on_stop: bool = False,
+) -> list[dict[str, Any]]:
+    """Trigger several syncs at once, wait for every run, and return their data.
+
+    The triggers go out together and the waits run concurrently, so the flow
+    takes about as long as the slowest sync. When some runs do not complete,
+    the flow still waits for the others, then raises one `CensusSyncsFailed`
+    that names every sync that failed.
+
+    Args:
+        credentials: One credentials block per sync.
+        poll_status_every_n_seconds: The longest pause between status checks.
+        force_full_sync: Resync every row of every sync.
+        max_wait_seconds: How long to wait for each run (default 12 hours);
+            `None` for no limit.
+        cancel_on_stop: Cancel a run in Census when its wait stops early.
+
+    Returns:
+        Each run's `data` object, in the order of `credentials`.
+
+    Raises:
+        CensusSyncsFailed: At least one sync did not complete.
+    """
+    triggers = [
+        trigger_census_sync.submit(block, force_full_sync=force_full_sync)
+        for block in credentials
+    ]
+    waits: list[Any] = []
+    for block, trigger in zip(credentials, triggers):
+        try:
+            sync_run_id = trigger.result()
+        except CensusError as exc:
+            waits.append(exc)
+            continue
+        waits.append(
+            wait_for_census_sync_run.submit(
+                block,
+                sync_run_id,
+                poll_status_every_n_seconds=poll_status_every_n_seconds,
+                max_wait_seconds=max_wait_seconds,
+                cancel_on_stop=cancel_on_stop,
+            )
+        )
+
+    runs: list[Any] = []
+    failures: list[CensusError] = []
+    for wait in waits:
+        if isinstance(wait, CensusError):
+            failures.append(wait)
+            runs.append(None)
+            continue
+        try:
+            runs.append(wait.result())
+        except CensusError as exc:
+            failures.append(exc)
+            runs.append(None)
+
+    if failures:
+        raise CensusSyncsFailed(failures, runs)
+
+    return runs

@@ -8,7 +8,7 @@ from typing import Any, Optional
 from prefect import get_run_logger, task
 
 from prefect_census._compat import run_coroutine, uncached_task_options
-from prefect_census._reporting import RunReporter, write_summary
+from prefect_census._reporting import RunReporter, log_trigger, write_summary
 from prefect_census._waiting import (
     DEFAULT_MAX_WAIT_SECONDS,
     DEFAULT_POLL_SECONDS,
@@ -56,14 +56,32 @@ def trigger_census_sync(
     logger = get_run_logger()
     client = credentials.get_client(logger)
     sync_run_id = run_coroutine(client.trigger(force_full_sync=force_full_sync))
-    logger.info(
-        "Triggered Census sync %s: sync run %s. History: %s",
-        client.sync_id,
-        sync_run_id,
-        client.history_url,
-    )
+    log_trigger(logger, client, sync_run_id)
 
     return sync_run_id
+
+
+@task(
+    name="Check Census sync",
+    description="Check a sync's token and id without starting a run.",
+    task_run_name="check-census-sync-{credentials.sync_id}",
+    **uncached_task_options(),
+)
+def check_census_sync(credentials: CensusCredentials) -> dict[str, Any]:
+    """Ask Census whether the token works and the sync exists; start no run.
+
+    Args:
+        credentials: The sync's credentials block.
+
+    Returns:
+        A dict with `sync_id`, `token_valid`, `sync_exists`, `label`, `paused`
+        and a one-line `message`.
+    """
+    logger = get_run_logger()
+    report = run_coroutine(credentials._check_sync())
+    logger.info("Census sync %s: %s", report["sync_id"], report["message"])
+
+    return report
 
 
 @task(

@@ -167,6 +167,8 @@ class PrefectServer:
             PREFECT_SERVER_DATABASE_CONNECTION_URL=(
                 f"sqlite+aiosqlite:///{self.database_path}"
             ),
+            # DEBUG output makes the token checks cover the server's own logs.
+            PREFECT_SERVER_LOGGING_LEVEL="DEBUG",
         )
         self.process = LoggedProcess(
             [
