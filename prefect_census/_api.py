@@ -57,6 +57,11 @@ class OutOfTime(Exception):
     """A retry would pass the caller's deadline; the caller raises its own timeout."""
 
 
+def trigger_path(sync_id: int) -> str:
+    """Return the trigger endpoint's path for a sync, below `API_PREFIX`."""
+    return f"/syncs/{sync_id}/trigger"
+
+
 def history_url(base_url: str, sync_id: int) -> str:
     """Return the sync's history page in the Census UI on the trigger URL's host."""
     return f"{base_url}/syncs/{sync_id}/sync-history"
@@ -69,7 +74,9 @@ def backoff_seconds(attempt: int) -> float:
     return random.uniform(ceiling / 2, ceiling)
 
 
-def retry_after_seconds(value: Optional[str], now: Optional[float] = None) -> Optional[float]:
+def retry_after_seconds(
+    value: Optional[str], now: Optional[float] = None
+) -> Optional[float]:
     """Read a `Retry-After` header given in seconds or as an HTTP date."""
     if value is None:
         return None
@@ -122,7 +129,9 @@ class _ClientPool:
                 base_url=base_url,
                 timeout=timeouts.to_httpx(),
                 headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                limits=httpx.Limits(max_connections=None, max_keepalive_connections=200),
+                limits=httpx.Limits(
+                    max_connections=None, max_keepalive_connections=200
+                ),
                 follow_redirects=False,
             )
             self._clients[key] = client
@@ -174,7 +183,9 @@ class CensusClient:
         client = _pool.get(self.base_url, self._timeouts)
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
 
-        return await client.request(method, API_PREFIX + path, headers=headers, **kwargs)
+        return await client.request(
+            method, API_PREFIX + path, headers=headers, **kwargs
+        )
 
     async def trigger(self, force_full_sync: bool = False) -> int:
         """Start a run of the sync and return its id.
@@ -188,7 +199,7 @@ class CensusClient:
             CensusConnectionError: Census could not be reached.
         """
         params = {"force_full_sync": "true"} if force_full_sync else {}
-        path = f"/syncs/{self.sync_id}/trigger"
+        path = trigger_path(self.sync_id)
         context = self._context()
 
         for attempt in range(1, TRIGGER_ATTEMPTS + 1):
@@ -218,7 +229,7 @@ class CensusClient:
             data = body.get("data")
             run_id = data.get("sync_run_id") if isinstance(data, dict) else None
             if not _is_id(run_id):
-                raise self._outcome_unknown("a response without data.sync_run_id")
+                raise self._outcome_unknown("a response without a valid data.sync_run_id")
 
             return int(run_id)
 
@@ -309,7 +320,9 @@ class CensusClient:
         data = body.get("data")
         if not isinstance(data, dict):
             msg = f"Census answered the request for sync {self.sync_id} without data."
-            raise CensusUnexpectedResponse(msg, status_code=response.status_code, **context)
+            raise CensusUnexpectedResponse(
+                msg, status_code=response.status_code, **context
+            )
 
         return data
 
@@ -327,7 +340,9 @@ class CensusClient:
 
         self._read_error_free(response, context)
 
-    async def _pause(self, attempt: int, reason: str, wait: Optional[float] = None) -> None:
+    async def _pause(
+        self, attempt: int, reason: str, wait: Optional[float] = None
+    ) -> None:
         if wait is None:
             wait = backoff_seconds(attempt)
         self._logger.warning(
@@ -355,7 +370,8 @@ class CensusClient:
         said = f" Census said: {census_message}" if census_message else ""
         sync_run_id = context.get("sync_run_id")
         subject = (
-            f"sync run {sync_run_id}" if sync_run_id is not None
+            f"sync run {sync_run_id}"
+            if sync_run_id is not None
             else f"sync {self.sync_id}"
         )
 
@@ -395,6 +411,10 @@ class CensusClient:
 
 
 def _is_id(value: Any) -> bool:
+    # Census sends ids as numbers; a string of digits is read the same way.
+    if isinstance(value, str) and value.isdigit() and value.isascii():
+        value = int(value)
+
     return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 

@@ -140,7 +140,9 @@ class RunReporter:
                     description=description,
                 )
             else:
-                update_progress_artifact(artifact_id=self._artifact_id, progress=percent)
+                update_progress_artifact(
+                    artifact_id=self._artifact_id, progress=percent
+                )
         except Exception as exc:  # a progress bar must never fail the wait
             self._logger.debug("Could not update the progress artifact: %r", exc)
 
@@ -171,7 +173,9 @@ def write_summary(
         ("History", f"[{history_url}]({history_url})"),
     ]
     if run.get("error_message"):
-        rows.insert(1, ("Error", f"{run.get('error_code')}: {run.get('error_message')}"))
+        rows.insert(
+            1, ("Error", f"{run.get('error_code')}: {run.get('error_message')}")
+        )
     table = "\n".join(f"| {name} | {value} |" for name, value in rows)
     markdown = f"### Census sync {sync_id}\n\n| | |\n| --- | --- |\n{table}\n"
 

@@ -14,13 +14,14 @@ import urllib.parse
 from dataclasses import dataclass, field
 from typing import Optional
 
+from prefect_census._api import API_PREFIX, trigger_path
 from prefect_census.exceptions import InvalidTriggerURL
 
 CENSUS_HOSTS = ("app.getcensus.com", "app-eu.getcensus.com")
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 TOKEN_PREFIX = "secret-token:"
 
-_PATH = re.compile(r"/api/v1/syncs/(?P<sync_id>[^/]*)/trigger")
+_PATH = re.compile(re.escape(API_PREFIX) + r"/syncs/(?P<sync_id>[^/]*)/trigger")
 _SYNC_ID = re.compile(r"[1-9][0-9]{0,17}")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _WHERE_TO_COPY = (
@@ -62,7 +63,9 @@ class TriggerURL:
         secret = urllib.parse.quote(self.token[len(TOKEN_PREFIX) :], safe="")
         scheme, rest = self.base_url.split("://", 1)
 
-        return f"{scheme}://bearer:{TOKEN_PREFIX}{secret}@{rest}/api/v1/syncs/{self.sync_id}/trigger"  # noqa: E501
+        path = API_PREFIX + trigger_path(self.sync_id)
+
+        return f"{scheme}://bearer:{TOKEN_PREFIX}{secret}@{rest}{path}"
 
 
 def parse_trigger_url(raw: object) -> TriggerURL:
@@ -125,7 +128,9 @@ def _parse(text: str) -> TriggerURL:
         if scheme != "https":
             _reject(f"Census hosts are reached over https, not {scheme}.")
         if port not in (None, 443):
-            _reject(f"The Census host {host} is reached on the default port, not {port}.")
+            _reject(
+                f"The Census host {host} is reached on the default port, not {port}."
+            )
         port = None
     elif host not in LOOPBACK_HOSTS:
         _reject(
@@ -159,7 +164,10 @@ def _split_host(host_and_port: str) -> tuple[str, Optional[int]]:
     port: Optional[int] = None
     if port_text:
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
-            _reject(f"The API trigger URL's port {port_text!r} is not a number from 1 to 65535.")  # noqa: E501
+            _reject(
+                f"The API trigger URL's port {port_text!r} is not a number from 1 "
+                f"to 65535."
+            )
         port = int(port_text)
 
     return host.lower().rstrip("."), port
@@ -183,7 +191,9 @@ def _parse_userinfo(userinfo: str) -> str:
     if not secret:
         _reject("The API trigger URL has an empty token after 'secret-token:'.")
     if not _TOKEN.fullmatch(secret):
-        _reject("The token in the API trigger URL contains characters a token cannot have.")  # noqa: E501
+        _reject(
+            "The token in the API trigger URL contains characters a token cannot have."
+        )
 
     return TOKEN_PREFIX + secret
 

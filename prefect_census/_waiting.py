@@ -154,7 +154,9 @@ async def wait_for_run(
                     sync_run_id, deadline=deadline, early=not seen_run
                 )
             except OutOfTime:
-                raise _timeout(client, sync_run_id, max_wait_seconds, "unknown") from None
+                raise _timeout(
+                    client, sync_run_id, max_wait_seconds, "unknown"
+                ) from None
             seen_run = True
 
             elapsed = time.monotonic() - started

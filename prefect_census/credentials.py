@@ -15,8 +15,8 @@ from prefect_census._compat import (
     call_sync_or_async,
     trigger_url_validator,
 )
-from prefect_census.exceptions import CensusAuthenticationError, CensusSyncNotFound
 from prefect_census._trigger_url import TriggerURL, parse_trigger_url
+from prefect_census.exceptions import CensusAuthenticationError, CensusSyncNotFound
 
 
 class CensusCredentials(Block):
@@ -178,9 +178,8 @@ print(credentials.sync_id)
         report.update(
             token_valid=True, sync_exists=True, label=sync.get("label"), paused=paused
         )
-        report["message"] = (
-            f"Sync {client.sync_id} ({sync.get('label')}) is ready"
-            + (", but paused in Census." if paused else ".")
+        report["message"] = f"Sync {client.sync_id} ({sync.get('label')}) is ready" + (
+            ", but paused in Census." if paused else "."
         )
 
         return report

@@ -176,7 +176,6 @@ print(run.fetch_result())
         return CensusSyncRun(self, sync_run_id)
 
 
-
 @dual_call_flow(
     name="Run Census sync job",
     description="Run the sync of a CensusSync block with its options and wait for it.",

@@ -8,7 +8,6 @@ import os
 import pytest
 from prefect.testing.utilities import prefect_test_harness
 
-
 # The temporary Prefect server must not try to reach the internet.
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 

@@ -133,3 +133,27 @@ def test_retry_after_http_date():
 def test_retry_after_garbage():
     """An unreadable Retry-After is ignored."""
     assert retry_after_seconds("soon") is None
+
+
+@respx.mock
+def test_trigger_accepts_id_as_digits():
+    """A run id sent as a string of digits is read as a number."""
+    respx.post(TRIGGER).respond(
+        200, json={"status": "success", "data": {"sync_run_id": "48151"}}
+    )
+
+    assert asyncio.run(client().trigger()) == 48151
+
+
+@pytest.mark.parametrize("value", [None, 0, -3, True, 1.5, "12a", [], {}])
+@respx.mock
+def test_trigger_rejects_bad_run_id(value):
+    """A run id that is not a positive whole number is an unknown outcome."""
+    respx.post(TRIGGER).respond(
+        200, json={"status": "success", "data": {"sync_run_id": value}}
+    )
+
+    with pytest.raises(CensusTriggerOutcomeUnknown) as caught:
+        asyncio.run(client().trigger())
+
+    assert "a response without a valid data.sync_run_id" in str(caught.value)

@@ -46,7 +46,9 @@ def test_map_over_blocks(census_emulator, credentials_for):
     @flow
     def parent():
         run_ids = trigger_census_sync.map(blocks)
-        return [future.result() for future in wait_for_census_sync_run.map(blocks, run_ids)]
+        return [
+            future.result() for future in wait_for_census_sync_run.map(blocks, run_ids)
+        ]
 
     runs = parent()
 

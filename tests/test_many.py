@@ -24,8 +24,9 @@ pytestmark = pytest.mark.usefixtures("fast_polls")
 def test_many_syncs_in_order(census_emulator, credentials_for):
     """Every sync runs once and the data comes back in the order given."""
     sync_ids = [
-        census_emulator.add_sync(plan=RunPlan(working_seconds=0.8 - 0.2 * index,
-                                              records_updated=10 + index))
+        census_emulator.add_sync(
+            plan=RunPlan(working_seconds=0.8 - 0.2 * index, records_updated=10 + index)
+        )
         for index in range(4)
     ]
 
@@ -65,12 +66,15 @@ def test_many_syncs_name_every_failure(census_emulator, credentials_for):
 
 def test_many_syncs_run_concurrently(census_emulator, credentials_for):
     """Three runs of 1 s each overlap in time instead of running in turn."""
-    sync_ids = [census_emulator.add_sync(plan=RunPlan(working_seconds=1.0))
-                for _ in range(3)]
+    sync_ids = [
+        census_emulator.add_sync(plan=RunPlan(working_seconds=1.0)) for _ in range(3)
+    ]
 
     run_census_syncs([credentials_for(sync_id) for sync_id in sync_ids])
 
-    finishes = [census_emulator.finished_at(census_emulator.runs(s)[0]) for s in sync_ids]
+    finishes = [
+        census_emulator.finished_at(census_emulator.runs(s)[0]) for s in sync_ids
+    ]
     assert max(finishes) - min(finishes) < 1.0
 
 
@@ -100,7 +104,9 @@ def test_check_sync_paused(census_emulator, credentials_for):
     report = credentials_for(sync_id).check_sync()
 
     assert report["paused"] is True
-    assert report["message"] == f"Sync {sync_id} (Leads) is ready, but paused in Census."
+    assert (
+        report["message"] == f"Sync {sync_id} (Leads) is ready, but paused in Census."
+    )
 
 
 def test_check_sync_bad_token(census_emulator):
@@ -108,7 +114,9 @@ def test_check_sync_bad_token(census_emulator):
     from prefect_census import CensusCredentials
 
     sync_id = census_emulator.add_sync()
-    url = census_emulator.trigger_url(sync_id).replace(census_emulator.token, "nope1234")
+    url = census_emulator.trigger_url(sync_id).replace(
+        census_emulator.token, "nope1234"
+    )
 
     report = CensusCredentials(api_trigger=url).check_sync()
 
@@ -142,9 +150,12 @@ def test_check_sync_async(census_emulator, credentials_for):
 
 def test_job_block_sync_calls(census_emulator, credentials_for):
     """trigger, wait_for_completion and fetch_result work for sync callers."""
-    sync_id = census_emulator.add_sync(plan=RunPlan(working_seconds=0.3,
-                                                    records_updated=31))
-    job = CensusSync(credentials=credentials_for(sync_id), poll_status_every_n_seconds=5)
+    sync_id = census_emulator.add_sync(
+        plan=RunPlan(working_seconds=0.3, records_updated=31)
+    )
+    job = CensusSync(
+        credentials=credentials_for(sync_id), poll_status_every_n_seconds=5
+    )
 
     run = job.trigger()
     run.wait_for_completion()
@@ -155,8 +166,9 @@ def test_job_block_sync_calls(census_emulator, credentials_for):
 
 def test_job_block_async_calls(census_emulator, credentials_for):
     """The same calls are awaitable for async callers."""
-    sync_id = census_emulator.add_sync(plan=RunPlan(working_seconds=0.3,
-                                                    records_updated=32))
+    sync_id = census_emulator.add_sync(
+        plan=RunPlan(working_seconds=0.3, records_updated=32)
+    )
     job = CensusSync(credentials=credentials_for(sync_id))
 
     async def main():
@@ -169,8 +181,9 @@ def test_job_block_async_calls(census_emulator, credentials_for):
 
 def test_job_block_failure_raises(census_emulator, credentials_for):
     """A failed run raises from wait_for_completion and from fetch_result."""
-    sync_id = census_emulator.add_sync(plan=RunPlan(working_seconds=0.2,
-                                                    final_status="failed"))
+    sync_id = census_emulator.add_sync(
+        plan=RunPlan(working_seconds=0.2, final_status="failed")
+    )
     run = CensusSync(credentials=credentials_for(sync_id)).trigger()
 
     with pytest.raises(CensusSyncFailed):
@@ -195,8 +208,9 @@ def test_job_block_fetch_before_wait(census_emulator, credentials_for):
 
 def test_job_flow(census_emulator, credentials_for):
     """The job flow runs the block's sync with the block's options."""
-    sync_id = census_emulator.add_sync(plan=RunPlan(working_seconds=0.3,
-                                                    records_updated=33))
+    sync_id = census_emulator.add_sync(
+        plan=RunPlan(working_seconds=0.3, records_updated=33)
+    )
     job = CensusSync(credentials=credentials_for(sync_id), max_wait_seconds=60)
 
     assert run_census_sync_job(job)["records_updated"] == 33

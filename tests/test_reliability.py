@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from scenarios import PAGE, SCENARIOS, render_page
 
 import prefect_census.exceptions as exceptions
 from prefect_census import CensusCredentials, run_census_sync
 from prefect_census.emulator import Fault
-from scenarios import PAGE, SCENARIOS, render_page
 
 pytestmark = pytest.mark.usefixtures("fast_polls")
 

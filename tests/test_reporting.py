@@ -185,4 +185,6 @@ def test_summary_artifact_for_failure(census_emulator, credentials_for):
     [artifact] = _artifacts(f"census-sync-{sync_id}", state)
     assert state.is_failed()
     assert "| Status | failed |" in artifact.data
-    assert "| Error | sync_failed: The destination rejected the batch. |" in artifact.data
+    assert (
+        "| Error | sync_failed: The destination rejected the batch. |" in artifact.data
+    )

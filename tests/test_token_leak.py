@@ -60,7 +60,9 @@ def _forms(token: str) -> list[str]:
 
 
 def _exception_texts(error: BaseException) -> list[str]:
-    texts = ["".join(traceback.format_exception(type(error), error, error.__traceback__))]
+    texts = [
+        "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    ]
     while error is not None:
         texts += [str(error), repr(error), repr(vars(error))]
         error = error.__cause__ or error.__context__
@@ -98,7 +100,9 @@ def test_token_never_leaks(census_emulator, every_log_record):
     for plan, faults, options in outcomes:
         sync_id = census_emulator.add_sync(plan=plan)
         census_emulator.add_faults(sync_id, **faults)
-        credentials = CensusCredentials(api_trigger=census_emulator.trigger_url(sync_id))
+        credentials = CensusCredentials(
+            api_trigger=census_emulator.trigger_url(sync_id)
+        )
         texts += [repr(credentials), str(credentials), str(credentials.dict())]
 
         state = run_census_sync(credentials, return_state=True, **options)

@@ -202,7 +202,8 @@ REJECTED = [
         id="fragment",
     ),
     pytest.param(
-        f"https://bearer:secret-token:{TOKEN}@app.getcensus.com/api/v1/syncs/4 2/trigger",
+        f"https://bearer:secret-token:{TOKEN}@app.getcensus.com/api/v1/syncs/"
+        "4 2/trigger",
         "contains whitespace inside it",
         id="whitespace inside",
     ),
@@ -267,7 +268,9 @@ def test_non_string_rejected():
     with pytest.raises(InvalidTriggerURL) as caught:
         parse_trigger_url(42)
 
-    assert str(caught.value).startswith("The API trigger URL must be a string, not int.")
+    assert str(caught.value).startswith(
+        "The API trigger URL must be a string, not int."
+    )
 
 
 def test_credentials_repr_hides_token():
@@ -287,14 +290,18 @@ def test_base_and_history_urls():
     )
 
     assert credentials.base_url == "https://app-eu.getcensus.com"
-    assert credentials.history_url == "https://app-eu.getcensus.com/syncs/42/sync-history"
+    assert (
+        credentials.history_url == "https://app-eu.getcensus.com/syncs/42/sync-history"
+    )
 
 
 def test_client_repr_hides_token():
     """The HTTP client's repr names the host and sync only."""
     client = CensusCredentials(api_trigger=GOOD).get_client()
 
-    assert repr(client) == "CensusClient(base_url='https://app.getcensus.com', sync_id=42)"
+    assert (
+        repr(client) == "CensusClient(base_url='https://app.getcensus.com', sync_id=42)"
+    )
 
 
 def test_invalid_url_error_pickles():
