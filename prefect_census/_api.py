@@ -1,7 +1,7 @@
-"""The one module that speaks Census: paths, authentication, requests, retries.
+"""The one module that talks to Census: paths, authentication, requests, retries.
 
-Every other module calls `CensusClient`; nothing else knows an API path or
-version, so moving to a new API version is a change here alone.
+Every other module calls `CensusClient`, and no other module contains an API
+path or version, so moving to a new API version is a change here alone.
 
 Retries follow one rule: a request is repeated only when repeating it cannot
 start a second sync run. Status reads are retried on any transient fault; the
@@ -45,10 +45,10 @@ TRANSIENT_ERRORS = (httpx.TransportError,)
 BACKOFF_BASE_SECONDS = 1.0
 BACKOFF_CAP_SECONDS = 30.0
 TRIGGER_ATTEMPTS = 5
-# How many 404 answers a run may give before it counts as not found, because
+# How many 404 responses a run may get before it counts as not found, because
 # Census can take a moment to show a run it has just started.
 EARLY_NOT_FOUND_ATTEMPTS = 4
-# How many successful answers in a row may be unreadable before the reads stop,
+# How many successful responses in a row may be unreadable before reads stop,
 # because a proxy's error page passes, while a body that is never JSON does not.
 NOT_JSON_ATTEMPTS = 5
 
@@ -229,7 +229,9 @@ class CensusClient:
             data = body.get("data")
             run_id = data.get("sync_run_id") if isinstance(data, dict) else None
             if not _is_id(run_id):
-                raise self._outcome_unknown("a response without a valid data.sync_run_id")
+                raise self._outcome_unknown(
+                    "a response without a valid data.sync_run_id"
+                )
 
             return int(run_id)
 
@@ -350,9 +352,9 @@ class CensusClient:
         )
         await asyncio.sleep(wait)
 
-    def _outcome_unknown(self, what: str) -> CensusTriggerOutcomeUnknown:
+    def _outcome_unknown(self, cause: str) -> CensusTriggerOutcomeUnknown:
         msg = (
-            f"The trigger request for Census sync {self.sync_id} got {what} after "
+            f"The trigger request for Census sync {self.sync_id} got {cause} after "
             f"it was sent, so Census may have started a run. It was not retried, "
             f"because a second request could start a second run. Check "
             f"{self.history_url} before triggering again."
@@ -363,11 +365,11 @@ class CensusClient:
     def _read_error_free(
         self, response: httpx.Response, context: dict[str, Any], trigger: bool = False
     ) -> dict[str, Any]:
-        """Return the JSON body of a successful answer, or raise the matching error."""
+        """Return the JSON body of a successful response, or raise its error."""
         code = response.status_code
         body = _json_or_none(response)
         census_message = _census_message(body)
-        said = f" Census said: {census_message}" if census_message else ""
+        detail = f" Census said: {census_message}" if census_message else ""
         sync_run_id = context.get("sync_run_id")
         subject = (
             f"sync run {sync_run_id}"
@@ -377,22 +379,22 @@ class CensusClient:
 
         if code in (401, 403):
             msg = (
-                f"Census rejected the token for {subject} (HTTP {code}).{said} Copy "
+                f"Census rejected the token for {subject} (HTTP {code}).{detail} Copy "
                 f"the API trigger URL again from the sync's configuration page in "
                 f"Census and save it in the credentials block."
             )
             raise CensusAuthenticationError(msg, status_code=code, **context)
         if code == 404 and sync_run_id is not None:
-            msg = f"Census has no sync run {sync_run_id} (HTTP 404).{said}"
+            msg = f"Census has no sync run {sync_run_id} (HTTP 404).{detail}"
             raise CensusSyncRunNotFound(msg, status_code=code, **context)
         if code == 404:
             msg = (
                 f"Census has no sync {self.sync_id} in this token's workspace "
-                f"(HTTP 404).{said} Check the sync id in the API trigger URL."
+                f"(HTTP 404).{detail} Check the sync id in the API trigger URL."
             )
             raise CensusSyncNotFound(msg, status_code=code, **context)
         if code >= 300:
-            msg = f"Census rejected the request for {subject} (HTTP {code}).{said}"
+            msg = f"Census rejected the request for {subject} (HTTP {code}).{detail}"
             raise CensusAPIError(msg, status_code=code, **context)
         if not isinstance(body, dict):
             msg = (
@@ -404,7 +406,7 @@ class CensusClient:
                 raise self._outcome_unknown("a body that is not JSON")
             raise CensusUnexpectedResponse(msg, status_code=code, **context)
         if body.get("status") != "success":
-            msg = f"Census reported an error for {subject} (HTTP {code}).{said}"
+            msg = f"Census reported an error for {subject} (HTTP {code}).{detail}"
             raise CensusAPIError(msg, status_code=code, **context)
 
         return body

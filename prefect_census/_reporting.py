@@ -46,7 +46,7 @@ def artifact_key(sync_id: int, suffix: str = "") -> str:
 
 
 def progress_percent(run: dict[str, Any]) -> Optional[float]:
-    """Estimate how far a run has got, in percent, or `None` if nothing tells.
+    """Estimate how far a run has got, in percent, or `None` if nothing shows it.
 
     Record counters win where Census reports them; otherwise the position of
     `current_step` in `SYNC_STEPS` gives a coarse figure.

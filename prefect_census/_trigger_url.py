@@ -75,7 +75,7 @@ def parse_trigger_url(raw: object) -> TriggerURL:
 
     Raises:
         InvalidTriggerURL: The URL is not of the configuration-page form; the
-            message says which part is wrong.
+            message names the part that is wrong.
     """
     if not isinstance(raw, str):
         _reject(f"The API trigger URL must be a string, not {type(raw).__name__}.")

@@ -1,8 +1,8 @@
 """Following a sync run until it ends: the poll schedule, the time limit, the outcome.
 
-This is the async core behind `wait_for_census_sync_run`. It knows nothing of
-Prefect; the caller hands in a logger and, optionally, an observer that sees
-every status Census reports.
+This is the async core behind `wait_for_census_sync_run`. It does not use
+Prefect: the caller passes in a logger and, optionally, an observer that
+receives every status Census reports.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ DEFAULT_POLL_SECONDS = 60.0
 # does not hold a daily schedule's worker for more than half a day.
 DEFAULT_MAX_WAIT_SECONDS = 12 * 60 * 60.0
 # Checks come every MIN_POLL_SECONDS for this long after the trigger, because
-# most syncs finish within a minute; after that the pause doubles up to the
+# many syncs finish within a minute. After that the pause doubles up to the
 # configured interval.
 FAST_PHASE_SECONDS = 60.0
 # Statuses of a run that has not finished. `preparing` and `new` are older
@@ -42,7 +42,7 @@ Logger = Union[logging.Logger, logging.LoggerAdapter]
 
 
 class RunObserver(Protocol):
-    """Something that sees each status Census reports while the wait goes on."""
+    """A receiver of each status Census reports while the wait goes on."""
 
     async def observe(self, run: dict[str, Any], elapsed: float) -> None: ...
 

@@ -75,15 +75,15 @@ def _rebuild(cls: type[CensusError], message: str, context: dict[str, Any]):
 
 
 class InvalidTriggerURL(CensusError, ValueError):
-    """The API trigger URL is not one Census hands out; the message says which part."""
+    """The API trigger URL is invalid; the message names the part that is wrong."""
 
 
 class CensusConnectionError(CensusError):
-    """Census could not be reached, so the request was never answered."""
+    """Census could not be reached, so no response arrived."""
 
 
 class CensusAPIError(CensusError):
-    """Census answered a request with an error.
+    """Census returned an error for a request.
 
     Attributes:
         status_code: The HTTP status code of the response, if there was one.
@@ -110,7 +110,7 @@ class CensusSyncRunNotFound(CensusAPIError):
 
 
 class CensusUnexpectedResponse(CensusAPIError):
-    """Census answered with a body this package cannot read."""
+    """Census returned a body this package cannot read."""
 
 
 class CensusTriggerOutcomeUnknown(CensusError):

@@ -32,7 +32,7 @@ def run_census_sync(
     Args:
         credentials: The sync's credentials block. The flow takes the block, not
             the URL, so the token never becomes a stored flow-run parameter.
-        poll_status_every_n_seconds: The longest pause between status checks.
+        poll_status_every_n_seconds: The maximum pause between status checks.
             Values below 5 are raised to 5 with a warning.
         force_full_sync: Resync every row, not only the changed ones.
         max_wait_seconds: How long to wait for the run before giving up with
@@ -87,7 +87,7 @@ def run_census_syncs(
 
     Args:
         credentials: One credentials block per sync.
-        poll_status_every_n_seconds: The longest pause between status checks.
+        poll_status_every_n_seconds: The maximum pause between status checks.
         force_full_sync: Resync every row of every sync.
         max_wait_seconds: How long to wait for each run (default 12 hours);
             `None` for no limit.

@@ -108,7 +108,7 @@ class CensusSync(JobBlock):
     Attributes:
         credentials: The sync's credentials block.
         force_full_sync: Resync every row on each run, not only the changes.
-        poll_status_every_n_seconds: The longest pause between status checks.
+        poll_status_every_n_seconds: The maximum pause between status checks.
         max_wait_seconds: How long to wait for a run before giving up.
         cancel_on_stop: Cancel the run in Census when the wait stops early.
 
@@ -151,7 +151,7 @@ print(run.fetch_result())
     poll_status_every_n_seconds: float = Field(
         default=DEFAULT_POLL_SECONDS,
         gt=0,
-        description="The longest pause between status checks, in seconds (min 5).",
+        description="The maximum pause between status checks, in seconds (at least 5).",
     )
     max_wait_seconds: Optional[float] = Field(
         default=DEFAULT_MAX_WAIT_SECONDS,

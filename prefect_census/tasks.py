@@ -153,7 +153,7 @@ def wait_for_census_sync_run(
     Args:
         credentials: The sync's credentials block.
         sync_run_id: The run to follow.
-        poll_status_every_n_seconds: The longest pause between status checks.
+        poll_status_every_n_seconds: The maximum pause between status checks.
             Values below 5 are raised to 5 with a warning.
         max_wait_seconds: How long to wait before giving up with
             `CensusSyncTimeout`, counted from the start of the wait; `None`
