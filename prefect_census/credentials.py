@@ -68,7 +68,7 @@ print(credentials.sync_id)
         title="API trigger URL",
         description=(
             "The URL from the sync's configuration page in Census (Sync Triggers, "
-            "API tab), starting with https://bearer:secret-token:."
+            "API tab), starting with `https://bearer:secret-token:`."
         ),
     )
     request_timeout_seconds: float = Field(

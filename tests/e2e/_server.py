@@ -16,14 +16,13 @@ import sys
 import time
 import urllib.parse
 from pathlib import Path
-from typing import Optional
 
 import httpx
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
-# A cold start creates the database and copies the UI bundle; 8 s was measured
-# on a 2-core machine, so this leaves room for a slower one.
+# A cold start creates the database and copies the UI bundle. It took 8 s on a
+# 2-core machine, so the limit leaves room for a slower or busier one.
 SERVER_START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 20.0
 
@@ -50,7 +49,7 @@ class LoggedProcess:
         args: The command line.
         env: The whole environment of the process.
         log_path: File that receives stdout and stderr.
-        cwd: Working directory; the repository root by default.
+        cwd: Working directory, the repository root by default.
     """
 
     def __init__(
@@ -58,7 +57,7 @@ class LoggedProcess:
         args: list[str],
         env: dict[str, str],
         log_path: Path,
-        cwd: Optional[Path] = None,
+        cwd: Path | None = None,
     ) -> None:
         self.args = args
         self.log_path = log_path
@@ -119,7 +118,7 @@ class PrefectServer:
         self.home.mkdir()
         self.database_path = directory / "prefect.db"
         self.port = free_port()
-        self.process: Optional[LoggedProcess] = None
+        self.process: LoggedProcess | None = None
 
     @property
     def url(self) -> str:
@@ -131,7 +130,7 @@ class PrefectServer:
         """URL of the server's REST API, the value of `PREFECT_API_URL`."""
         return f"{self.url}/api"
 
-    def client_env(self, home: Optional[Path] = None, **settings: str) -> dict[str, str]:
+    def client_env(self, home: Path | None = None, **settings: str) -> dict[str, str]:
         """Return the environment of a Prefect process that talks to this server.
 
         Prefect settings of the test process's environment are dropped, and the

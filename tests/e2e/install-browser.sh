@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Install Debian's Chromium and ChromeDriver for the browser test in this folder.
-# Does nothing when /usr/bin/chromium is already there, so it is safe to rerun.
+# Does nothing when both are already in /usr/bin, so it is safe to rerun.
 set -euo pipefail
 
 if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then

@@ -18,6 +18,8 @@ from prefect.client.schemas.filters import (
 )
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import run_deployment
+from prefect.exceptions import ObjectNotFound
+from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from prefect_census import CensusCredentials
 from prefect_census.emulator import CensusEmulator, RunPlan
@@ -48,7 +50,7 @@ class ServedFlow:
 
 
 @pytest.fixture(scope="module")
-def served_flow(prefect_server, block_registration, tmp_path_factory):
+def served_flow(prefect_server, tmp_path_factory):
     """Serve `run_census_sync` from a subprocess and wait for its deployment."""
     directory = tmp_path_factory.mktemp("serve")
     results = directory / "results"
@@ -76,8 +78,6 @@ def served_flow(prefect_server, block_registration, tmp_path_factory):
 
 
 def _wait_for_deployment(server: PrefectServer, process: LoggedProcess) -> None:
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
     deadline = time.monotonic() + DEPLOYMENT_TIMEOUT_SECONDS
     with temporary_settings(updates={PREFECT_API_URL: server.api_url}):
         with get_client(sync_client=True) as client:
@@ -85,7 +85,7 @@ def _wait_for_deployment(server: PrefectServer, process: LoggedProcess) -> None:
                 process.check_running()
                 try:
                     client.read_deployment_by_name(f"{FLOW_NAME}/{DEPLOYMENT_NAME}")
-                except Exception:  # noqa: BLE001 - not registered yet
+                except ObjectNotFound:
                     time.sleep(0.5)
                     continue
 
@@ -105,7 +105,9 @@ def census() -> Iterator[CensusEmulator]:
         yield emulator
 
 
-def _run_deployment_with_block(census: CensusEmulator, plan: RunPlan, block: str):
+def _run_deployment_with_block(
+    census: CensusEmulator, plan: RunPlan, block: str
+) -> tuple[int, FlowRun]:
     """Save a block for a new sync, run the deployment with it, and wait."""
     sync_id = census.add_sync(plan)
     credentials = CensusCredentials(api_trigger=census.trigger_url(sync_id))
@@ -223,7 +225,7 @@ def test_served_run_completes(server_api, served_flow, census):
     _assert_token_absent(census.token, server_api, served_flow, "e2e-completed")
 
 
-def test_served_run_fails_with_sync(server_api, served_flow, census):
+def test_served_failed_sync_fails_run(server_api, served_flow, census):
     """A sync run that fails in Census fails the deployment's flow run."""
     plan = RunPlan(queued_seconds=0.5, working_seconds=1.0, final_status="failed")
 
