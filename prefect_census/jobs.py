@@ -116,7 +116,7 @@ class CensusSync(JobBlock):
         ```python
         from prefect_census import CensusSync
 
-        census_sync = CensusSync.load("BLOCK_NAME")
+        census_sync = CensusSync.load("accounts-to-salesforce")
         run = census_sync.trigger()
         run.wait_for_completion()
         print(run.fetch_result()["records_updated"])
