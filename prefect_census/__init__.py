@@ -1,5 +1,8 @@
 """Prefect tasks, flows and blocks for triggering Census syncs and waiting on them."""
 
+import importlib
+from typing import Any
+
 __version__ = "0.1.0"
 
 from prefect_census.credentials import CensusCredentials  # noqa: E402
@@ -20,18 +23,6 @@ from prefect_census.exceptions import (  # noqa: E402
     CensusUnexpectedResponse,
     CensusUnknownSyncStatus,
     InvalidTriggerURL,
-)
-from prefect_census.flows import run_census_sync, run_census_syncs  # noqa: E402
-from prefect_census.jobs import (  # noqa: E402
-    CensusSync,
-    CensusSyncRun,
-    run_census_sync_job,
-)
-from prefect_census.tasks import (  # noqa: E402
-    check_census_sync,
-    get_census_sync_run,
-    trigger_census_sync,
-    wait_for_census_sync_run,
 )
 
 __all__ = [
@@ -62,3 +53,31 @@ __all__ = [
     "trigger_census_sync",
     "wait_for_census_sync_run",
 ]
+
+# Tasks, flows and the job block load on first use: defining a flow costs
+# Prefect tens of milliseconds, which `import prefect_census` need not pay.
+_LAZY = {
+    "CensusSync": "prefect_census.jobs",
+    "CensusSyncRun": "prefect_census.jobs",
+    "run_census_sync_job": "prefect_census.jobs",
+    "run_census_sync": "prefect_census.flows",
+    "run_census_syncs": "prefect_census.flows",
+    "check_census_sync": "prefect_census.tasks",
+    "get_census_sync_run": "prefect_census.tasks",
+    "trigger_census_sync": "prefect_census.tasks",
+    "wait_for_census_sync_run": "prefect_census.tasks",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'prefect_census' has no attribute {name!r}")
+
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import random
 import time
 from collections.abc import Iterator
 from typing import Any, Optional, Protocol, Union
@@ -37,6 +38,8 @@ FAST_PHASE_SECONDS = 60.0
 # names of `queued`, and `retrying` an older name of `working`.
 IN_PROGRESS_STATUSES = frozenset({"queued", "working", "preparing", "new", "retrying"})
 CANCEL_TIMEOUT_SECONDS = 10.0
+# The first check of a run comes up to this fraction of MIN_POLL_SECONDS late.
+FIRST_POLL_SPREAD = 0.2
 
 Logger = Union[logging.Logger, logging.LoggerAdapter]
 
@@ -140,11 +143,15 @@ async def wait_for_run(
         "history_url": client.history_url,
     }
     delays = poll_delays(interval)
+    # Runs triggered together would otherwise poll in lockstep, every request
+    # of a fan-out hitting Census and the connection pool in the same instant.
+    offset = random.uniform(0, FIRST_POLL_SPREAD * MIN_POLL_SECONDS)
     seen_run = False
 
     try:
         while True:
-            pause = next(delays)
+            pause = next(delays) + offset
+            offset = 0.0
             if deadline is not None:
                 pause = max(0.0, min(pause, deadline - time.monotonic()))
             await asyncio.sleep(pause)

@@ -1,0 +1,1 @@
+"""Benchmark harness for prefect-census. Run it with `python -m benchmarks.run`."""
