@@ -51,6 +51,14 @@ EARLY_NOT_FOUND_ATTEMPTS = 4
 # How many successful responses in a row may be unreadable before reads stop,
 # because a proxy's error page passes, while a body that is never JSON does not.
 NOT_JSON_ATTEMPTS = 5
+# The longest pause a `Retry-After` header can impose: on a status read (the
+# wait's own time limit still applies) and on the trigger, which has none.
+RETRY_AFTER_CAP_SECONDS = 300.0
+TRIGGER_RETRY_AFTER_CAP_SECONDS = 60.0
+# Census's JSON bodies are a few kilobytes; anything past this is not Census.
+MAX_BODY_BYTES = 1024 * 1024
+# A request that starts near a wait's deadline may run this much past it.
+DEADLINE_GRACE_SECONDS = 5.0
 
 
 class OutOfTime(Exception):
@@ -82,8 +90,8 @@ def retry_after_seconds(
         return None
 
     value = value.strip()
-    if value.isdigit():
-        return float(value)
+    if value.isascii() and value.isdigit():
+        return min(float(value), RETRY_AFTER_CAP_SECONDS)
 
     try:
         moment = email.utils.parsedate_to_datetime(value)
@@ -94,7 +102,7 @@ def retry_after_seconds(
 
     now = time.time() if now is None else now
 
-    return max(0.0, moment.timestamp() - now)
+    return min(RETRY_AFTER_CAP_SECONDS, max(0.0, moment.timestamp() - now))
 
 
 @dataclass(frozen=True)
@@ -106,6 +114,11 @@ class Timeouts:
     write: float = 30.0
     pool: float = 30.0
 
+    @property
+    def total(self) -> float:
+        """The longest one request may take from connecting to the last byte."""
+        return self.pool + self.connect + self.write + self.read
+
     def to_httpx(self) -> httpx.Timeout:
         return httpx.Timeout(
             connect=self.connect, read=self.read, write=self.write, pool=self.pool
@@ -115,13 +128,20 @@ class Timeouts:
 class _ClientPool:
     """One `httpx.AsyncClient` per host and timeout setting, shared by all waits.
 
-    Used only from the package's core event loop, so it needs no lock.
+    Used only from the package's core event loop, so it needs no lock. A new
+    loop (after a fork, say) gets new clients, because a client and its
+    connections belong to the loop that made them.
     """
 
     def __init__(self) -> None:
         self._clients: dict[tuple[str, Timeouts], httpx.AsyncClient] = {}
+        self._loop: Optional[asyncio.AbstractEventLoop] = None
 
     def get(self, base_url: str, timeouts: Timeouts) -> httpx.AsyncClient:
+        loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            self._clients = {}
+            self._loop = loop
         key = (base_url, timeouts)
         client = self._clients.get(key)
         if client is None or client.is_closed:
@@ -179,12 +199,53 @@ class CensusClient:
             "history_url": self.history_url,
         }
 
-    async def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        deadline: Optional[float] = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        """Send one request and read its body, within the request's time limit.
+
+        httpx applies its read timeout to each read, so a server that trickles
+        bytes could hold a request forever; the whole exchange is bounded here
+        and ends as a `httpx.ReadTimeout`, as a silent server would.
+        """
+        limit = self._timeouts.total
+        if deadline is not None:
+            # The check at the deadline still gets a few seconds to complete.
+            remaining = max(deadline - time.monotonic(), DEADLINE_GRACE_SECONDS)
+            limit = min(limit, remaining)
+        try:
+            return await asyncio.wait_for(self._exchange(method, path, kwargs), limit)
+        except asyncio.TimeoutError:
+            msg = f"no complete response within {limit:.1f} s"
+            raise httpx.ReadTimeout(msg) from None
+
+    async def _exchange(
+        self, method: str, path: str, kwargs: dict[str, Any]
+    ) -> httpx.Response:
         client = _pool.get(self.base_url, self._timeouts)
         headers = {"Authorization": f"Bearer {self._token.get_secret_value()}"}
-
-        return await client.request(
+        request = client.build_request(
             method, API_PREFIX + path, headers=headers, **kwargs
+        )
+        response = await client.send(request, stream=True)
+        try:
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > MAX_BODY_BYTES:
+                    break
+        finally:
+            await response.aclose()
+
+        return httpx.Response(
+            response.status_code,
+            headers=response.headers,
+            content=bytes(body[: MAX_BODY_BYTES + 1]),
+            request=request,
         )
 
     async def trigger(self, force_full_sync: bool = False) -> int:
@@ -220,6 +281,8 @@ class CensusClient:
 
             if response.status_code == 429 and attempt < TRIGGER_ATTEMPTS:
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
+                if wait is not None:
+                    wait = min(wait, TRIGGER_RETRY_AFTER_CAP_SECONDS)
                 await self._pause(attempt, "Census answered HTTP 429", wait)
                 continue
             if response.status_code >= 500:
@@ -271,7 +334,7 @@ class CensusClient:
             reason: Optional[str] = None
             wait: Optional[float] = None
             try:
-                response = await self._send("GET", path)
+                response = await self._send("GET", path, deadline=deadline)
             except TRANSIENT_ERRORS as exc:
                 reason = f"{type(exc).__name__}"
             else:
@@ -427,12 +490,16 @@ def _is_json(response: httpx.Response) -> bool:
 def _json_or_none(response: httpx.Response) -> Any:
     try:
         return response.json()
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
 
 
 def _census_message(body: Any) -> Optional[str]:
-    if isinstance(body, dict) and isinstance(body.get("message"), str):
-        return body["message"][:500]
+    if not isinstance(body, dict) or not isinstance(body.get("message"), str):
+        return None
 
-    return None
+    message = body["message"].strip()[:500]
+    if message and message[-1] not in ".!?":
+        message += "."
+
+    return message

@@ -22,14 +22,16 @@ import threading
 import typing
 import warnings
 from collections.abc import Coroutine, Iterator
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Optional, TypeVar
 
 import prefect
+import pydantic
 from prefect import Flow
 
 T = TypeVar("T")
 
 PREFECT_MAJOR = int(prefect.__version__.split(".")[0])
+PYDANTIC_V2_INSTALLED = int(pydantic.VERSION.split(".")[0]) >= 2
 
 if PREFECT_MAJOR >= 3:
     from pydantic import ConfigDict, Field, SecretStr, field_validator
@@ -44,7 +46,9 @@ if PREFECT_MAJOR >= 3:
 
     # Pydantic 2 prints the rejected input in a ValidationError; the input is a
     # URL that contains the token.
-    BLOCK_MODEL_CONFIG: Any = ConfigDict(hide_input_in_errors=True)
+    BLOCK_MODEL_CONFIG: Any = ConfigDict(
+        hide_input_in_errors=True, validate_assignment=True
+    )
 else:  # pragma: no cover - exercised in the Prefect 2 environments
     try:
         from pydantic.v1 import Field, SecretStr, validator
@@ -143,6 +147,16 @@ class _CoreLoop:
 
 _core_loop = _CoreLoop()
 
+# How often a thread blocked in `run_coroutine` wakes to take an exception that
+# another thread raised in it.
+WAKE_SECONDS = 0.2
+
+# Set when the async caller of a flow running on a worker thread is cancelled.
+# A thread cannot be cancelled, so `run_coroutine` checks this as it waits.
+_abandoned: contextvars.ContextVar[Optional[threading.Event]] = contextvars.ContextVar(
+    "prefect_census_abandoned", default=None
+)
+
 
 def core_loop() -> asyncio.AbstractEventLoop:
     """Return the event loop that runs the package's async core."""
@@ -183,6 +197,15 @@ def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     """
     result = _submit(coroutine)
     try:
+        # Prefect stops a sync flow or task that runs outside the main thread at
+        # its timeout by raising an exception in that thread. Python delivers
+        # such an exception only between bytecodes, not during one long wait.
+        abandoned = _abandoned.get()
+        while not result.done():
+            concurrent.futures.wait([result], timeout=WAKE_SECONDS)
+            if abandoned is not None and abandoned.is_set() and not result.done():
+                raise asyncio.CancelledError("the awaiting caller was cancelled")
+
         return result.result()
     except BaseException:
         _stop(result)
@@ -242,6 +265,48 @@ def _ignore_mixed_pydantic_warning() -> Iterator[None]:
         yield
 
 
+def _validate_with_pydantic_v1(
+    function: Callable[..., Any], parameters: dict[str, Any]
+) -> dict[str, Any]:
+    """Validate flow parameters with the `pydantic.v1` API, as Prefect 2 does.
+
+    Prefect 2 with pydantic 2 picks the v1 API only when an annotation is a v1
+    model class itself. For `list[CensusCredentials]` it picks pydantic 2,
+    which cannot validate the blocks. This follows `Flow.validate_parameters`
+    of Prefect 2.20 with the v1 API always.
+    """
+    from prefect.exceptions import ParameterTypeError
+    from prefect.utilities.callables import parameters_to_args_kwargs
+    from pydantic.v1 import ValidationError
+    from pydantic.v1.decorator import ValidatedFunction
+
+    args, kwargs = parameters_to_args_kwargs(function, parameters)
+    validated = ValidatedFunction(function, config={"arbitrary_types_allowed": True})
+    try:
+        model = validated.init_model_instance(*args, **kwargs)
+    except ValidationError as exc:
+        raise ParameterTypeError.from_validation_error(exc) from None
+
+    return {
+        name: value
+        for name, value in model._iter()
+        if name in model.__fields_set__ or model.__fields__[name].default_factory
+    }
+
+
+async def _call_in_thread(call: Callable[[], T]) -> T:
+    """Run `call` on a worker thread, stopping its Census waits if cancelled."""
+    abandoned = threading.Event()
+    token = _abandoned.set(abandoned)
+    try:
+        return await asyncio.to_thread(call)
+    except asyncio.CancelledError:
+        abandoned.set()
+        raise
+    finally:
+        _abandoned.reset(token)
+
+
 class DualCallFlow(Flow):
     """A flow with a sync body that async callers can also await.
 
@@ -259,7 +324,13 @@ class DualCallFlow(Flow):
         if not in_async_context():
             return call()
 
-        return asyncio.to_thread(call)
+        return _call_in_thread(call)
+
+    def validate_parameters(self, parameters: dict[str, Any]) -> dict[str, Any]:
+        if PREFECT_MAJOR >= 3 or not PYDANTIC_V2_INSTALLED:
+            return super().validate_parameters(parameters)
+
+        return _validate_with_pydantic_v1(self.fn, parameters)
 
     def with_options(self, *args: Any, **kwargs: Any) -> Flow:
         # `Flow.with_options` builds a plain `Flow`, which gets this class back.
@@ -274,9 +345,8 @@ def dual_call_flow(**options: Any) -> Callable[[Callable[..., T]], Flow]:
     """Return a decorator like `@flow(**options)` that builds a `DualCallFlow`."""
 
     def decorate(function: Callable[..., T]) -> Flow:
-        # Prefect 2 with pydantic 2 validates flow parameters with the pydantic
-        # v1 API only if an annotation is a v1 model class itself; the string
-        # that `from __future__ import annotations` leaves fails validation.
+        # Prefect 2 reads parameter annotations as they are, so the strings that
+        # `from __future__ import annotations` leaves become classes here.
         function.__annotations__ = typing.get_type_hints(function)
 
         return DualCallFlow(fn=function, **options)
@@ -288,7 +358,8 @@ def harness_database_path() -> str:
     """Return the file path of the SQLite database the Prefect API uses now."""
     import prefect.settings
 
-    # Prefect 3.1 renamed the setting; Prefect 2 and 3.0 have only the old name.
+    # Later Prefect 3 releases renamed the setting, and Prefect 2 and Prefect
+    # 3.0.0 have only the old name.
     setting = getattr(prefect.settings, "PREFECT_SERVER_DATABASE_CONNECTION_URL", None)
     if setting is None:
         setting = prefect.settings.PREFECT_API_DATABASE_CONNECTION_URL

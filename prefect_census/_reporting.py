@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any, Optional, Union
 
 from prefect_census._compat import has_progress_artifacts
-from prefect_census._waiting import IN_PROGRESS_STATUSES
+from prefect_census._waiting import is_cancelled, is_in_progress
 
 Logger = Union[logging.Logger, logging.LoggerAdapter]
 
@@ -51,7 +51,7 @@ def progress_percent(run: dict[str, Any]) -> Optional[float]:
     Record counters win where Census reports them; otherwise the position of
     `current_step` in `SYNC_STEPS` gives a coarse figure.
     """
-    if run.get("status") == "completed" and not run.get("canceled"):
+    if run.get("status") == "completed" and not is_cancelled(run.get("canceled")):
         return 100.0
 
     processed = run.get("records_processed")
@@ -99,7 +99,7 @@ class RunReporter:
         state = (run.get("status"), run.get("current_step"))
         counts = tuple(run.get(name) for name in COUNTERS)
         # The final status gets its own line from the wait itself.
-        if state != self._last_state and state[0] in IN_PROGRESS_STATUSES:
+        if state != self._last_state and is_in_progress(state[0]):
             self._log_change(run, elapsed, counts)
             self._last_state = state
             self._last_counts = counts
@@ -159,7 +159,7 @@ def write_summary(
     from prefect.artifacts import create_markdown_artifact
 
     status = run.get("status")
-    if status == "completed" and run.get("canceled"):
+    if status == "completed" and is_cancelled(run.get("canceled")):
         status = "completed (cancelled)"
     duration = _duration(run, elapsed)
     rows = [

@@ -22,6 +22,8 @@ LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 TOKEN_PREFIX = "secret-token:"
 
 _PATH = re.compile(re.escape(API_PREFIX) + r"/syncs/(?P<sync_id>[^/]*)/trigger")
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]{0,15}")
+_PORT = re.compile(r"[0-9]{1,5}")
 _SYNC_ID = re.compile(r"[1-9][0-9]{0,17}")
 _TOKEN = re.compile(r"[A-Za-z0-9._~+/=-]+")
 _WHERE_TO_COPY = (
@@ -93,10 +95,14 @@ def _scrub(message: str, raw: str) -> str:
     decoded = urllib.parse.unquote(raw)
     secrets = re.findall(r"secret-token:([^@/\s]+)", decoded, flags=re.IGNORECASE)
     userinfo = decoded.partition("://")[2].rpartition("@")[0]
-    secrets.append(userinfo.partition(":")[2])
+    password = userinfo.partition(":")[2]
+    if password.lower().startswith(TOKEN_PREFIX):
+        password = password[len(TOKEN_PREFIX) :]
+    secrets.append(password)
     for secret in sorted(secrets, key=len, reverse=True):
         if len(secret) >= 4:
-            message = message.replace(secret, "***")
+            # Hosts and schemes are quoted in lower case, so match any case.
+            message = re.sub(re.escape(secret), "***", message, flags=re.IGNORECASE)
 
     return message
 
@@ -108,11 +114,11 @@ def _parse(text: str) -> TriggerURL:
         _reject("The API trigger URL contains whitespace inside it.")
 
     scheme, separator, rest = text.partition("://")
-    if not separator or not scheme:
+    if not separator or not _SCHEME.fullmatch(scheme):
         _reject("The API trigger URL has no scheme; it must start with https://.")
     scheme = scheme.lower()
     if scheme not in ("https", "http"):
-        _reject(f"The API trigger URL's scheme must be https, not {scheme!r}.")
+        _reject(f"The API trigger URL's scheme must be https, not {_quote(scheme)}.")
 
     authority, _, path_and_more = rest.partition("/")
     path_and_more = "/" + path_and_more if path_and_more or rest.endswith("/") else ""
@@ -123,6 +129,9 @@ def _parse(text: str) -> TriggerURL:
             "start with https://bearer:secret-token:<token>@."
         )
 
+    # The credentials come first, so a message about the host is never the
+    # first sign of a token pasted in the wrong place.
+    token = _parse_userinfo(userinfo)
     host, port = _split_host(host_and_port)
     if host in CENSUS_HOSTS:
         if scheme != "https":
@@ -134,12 +143,11 @@ def _parse(text: str) -> TriggerURL:
         port = None
     elif host not in LOOPBACK_HOSTS:
         _reject(
-            f"The API trigger URL's host {host!r} is not a Census host; expected "
+            f"The API trigger URL's host {_quote(host)} is not a Census host; expected "
             f"app.getcensus.com or app-eu.getcensus.com (or a loopback host for a "
             f"local emulator)."
         )
 
-    token = _parse_userinfo(userinfo)
     sync_id = _parse_path(path_and_more)
 
     return TriggerURL(scheme=scheme, host=host, port=port, sync_id=sync_id, token=token)
@@ -149,28 +157,41 @@ def _reject(problem: str) -> None:
     raise InvalidTriggerURL(f"{problem} {_WHERE_TO_COPY}.")
 
 
+def _quote(part: str) -> str:
+    """Return `part` quoted for a message, cut short if it is long."""
+    if len(part) > 60:
+        part = part[:57] + "..."
+
+    return repr(part)
+
+
 def _split_host(host_and_port: str) -> tuple[str, Optional[int]]:
     if not host_and_port:
         _reject("The API trigger URL has no host.")
 
     if host_and_port.startswith("["):
         host, bracket, port_text = host_and_port[1:].partition("]")
-        if not bracket or (port_text and not port_text.startswith(":")):
+        if not bracket:
             _reject("The API trigger URL's IPv6 host is not closed with ].")
+        if port_text and not port_text.startswith(":"):
+            _reject("The API trigger URL's IPv6 host must be followed by :port or /.")
         port_text = port_text[1:]
     else:
         host, _, port_text = host_and_port.partition(":")
 
     port: Optional[int] = None
     if port_text:
-        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        if not _PORT.fullmatch(port_text) or not 0 < int(port_text) < 65536:
             _reject(
-                f"The API trigger URL's port {port_text!r} is not a number from 1 "
-                f"to 65535."
+                f"The API trigger URL's port {_quote(port_text)} is not a number "
+                f"from 1 to 65535."
             )
         port = int(port_text)
 
-    return host.lower().rstrip("."), port
+    # One trailing dot names the same host; `removesuffix` needs Python 3.9.
+    host = host.lower().removesuffix(".")
+
+    return host, port
 
 
 def _parse_userinfo(userinfo: str) -> str:
@@ -208,7 +229,7 @@ def _parse_path(path_and_more: str) -> int:
     if match is None:
         _reject(
             f"The API trigger URL's path must be /api/v1/syncs/<sync_id>/trigger, "
-            f"not {path or '(empty)'!r}."
+            f"not {_quote(path or '(empty)')}."
         )
 
     sync_id = match.group("sync_id")
@@ -216,7 +237,7 @@ def _parse_path(path_and_more: str) -> int:
         _reject("The API trigger URL has no sync id between /syncs/ and /trigger.")
     if not _SYNC_ID.fullmatch(sync_id):
         _reject(
-            f"The sync id {sync_id!r} in the API trigger URL is not a positive "
+            f"The sync id {_quote(sync_id)} in the API trigger URL is not a positive "
             f"whole number."
         )
 

@@ -38,6 +38,8 @@ FAST_PHASE_SECONDS = 60.0
 # names of `queued`, and `retrying` an older name of `working`.
 IN_PROGRESS_STATUSES = frozenset({"queued", "working", "preparing", "new", "retrying"})
 CANCEL_TIMEOUT_SECONDS = 10.0
+# Status checks in a row that may find no status before it counts as unknown.
+MISSING_STATUS_POLLS = 3
 # The first check of a run comes up to this fraction of MIN_POLL_SECONDS late.
 FIRST_POLL_SPREAD = 0.2
 
@@ -50,8 +52,10 @@ class RunObserver(Protocol):
     async def observe(self, run: dict[str, Any], elapsed: float) -> None: ...
 
 
-def check_poll_interval(value: Any, logger: Logger) -> float:
-    """Return a valid poll interval, raising values under 5 s to 5 s with a warning.
+def check_poll_interval(value: Any, logger: Optional[Logger] = None) -> float:
+    """Return a valid poll interval, raising values under 5 s to 5 s.
+
+    The change is logged as a warning when a logger is given.
 
     Raises:
         ValueError: `value` is not a positive, finite number.
@@ -64,6 +68,8 @@ def check_poll_interval(value: Any, logger: Logger) -> float:
         raise ValueError(msg)
 
     if value < MIN_POLL_SECONDS:
+        if logger is None:
+            return MIN_POLL_SECONDS
         logger.warning(
             "poll_status_every_n_seconds=%s is below the minimum of %d s; "
             "polling every %d s instead.",
@@ -92,6 +98,33 @@ def check_max_wait(value: Any) -> Optional[float]:
         raise ValueError(msg)
 
     return float(value)
+
+
+def is_in_progress(status: Any) -> bool:
+    """Return whether `status` is that of a run that has not finished."""
+    return isinstance(status, str) and status in IN_PROGRESS_STATUSES
+
+
+def is_cancelled(canceled: Any) -> bool:
+    """Read the run's `canceled` flag, taking any value but false as cancelled.
+
+    A cancelled run must never pass for a success, so a flag that is not a
+    plain boolean (`"true"`, `1`) counts as cancelled.
+    """
+    if canceled is None or canceled is False or canceled == 0:
+        return False
+
+    return not (isinstance(canceled, str) and canceled.strip().lower() == "false")
+
+
+def check_wait_options(poll_status_every_n_seconds: Any, max_wait_seconds: Any) -> None:
+    """Check the options of a wait before anything is triggered.
+
+    Raises:
+        ValueError: An option is invalid; nothing has been sent to Census.
+    """
+    check_poll_interval(poll_status_every_n_seconds)
+    check_max_wait(max_wait_seconds)
 
 
 def _is_number(value: Any) -> bool:
@@ -143,6 +176,7 @@ async def wait_for_run(
         "history_url": client.history_url,
     }
     delays = poll_delays(interval)
+    without_status = 0
     # Runs triggered together would otherwise poll in lockstep, every request
     # of a fan-out hitting Census and the connection pool in the same instant.
     offset = random.uniform(0, FIRST_POLL_SPREAD * MIN_POLL_SECONDS)
@@ -160,9 +194,9 @@ async def wait_for_run(
                 run = await client.get_sync_run(
                     sync_run_id, deadline=deadline, early=not seen_run
                 )
-            except OutOfTime:
+            except OutOfTime as exc:
                 raise _timeout(
-                    client, sync_run_id, max_wait_seconds, "unknown"
+                    client, sync_run_id, max_wait_seconds, None, str(exc)
                 ) from None
             seen_run = True
 
@@ -174,7 +208,10 @@ async def wait_for_run(
             if observer is not None:
                 await observer.observe(run, elapsed)
 
-            if status not in IN_PROGRESS_STATUSES:
+            # A young run may have no status yet; only a lasting gap is an error.
+            if status is None and without_status < MISSING_STATUS_POLLS:
+                without_status += 1
+            elif not is_in_progress(status):
                 return _outcome(run, elapsed, logger, context)
             if deadline is not None and time.monotonic() >= deadline:
                 raise _timeout(client, sync_run_id, max_wait_seconds, status)
@@ -194,13 +231,21 @@ def _timeout(
     sync_run_id: int,
     max_wait_seconds: Optional[float],
     status: Any,
+    fault: Optional[str] = None,
 ) -> CensusSyncTimeout:
-    msg = (
-        f"Census sync run {sync_run_id} of sync {client.sync_id} had not finished "
-        f"after the time limit of {max_wait_seconds:g} s (max_wait_seconds); its "
-        f"last known status is {status}. The run goes on in Census: "
-        f"{client.history_url}"
-    )
+    run = f"Census sync run {sync_run_id} of sync {client.sync_id}"
+    limit = f"the time limit of {max_wait_seconds:g} s (max_wait_seconds)"
+    if fault is None:
+        msg = (
+            f"{run} had not finished after {limit}; its last known status is "
+            f"{status}. The run goes on in Census: {client.history_url}"
+        )
+    else:
+        msg = (
+            f"{run} could not be read before {limit} ran out; the last status "
+            f"request got {fault}. The run may still be going in Census: "
+            f"{client.history_url}"
+        )
 
     return CensusSyncTimeout(
         msg,
@@ -255,7 +300,7 @@ def _outcome(
         counts,
     )
 
-    if status == "completed" and run.get("canceled") is True:
+    if status == "completed" and is_cancelled(run.get("canceled")):
         msg = f"Census sync run {sync_run_id} was cancelled before it finished. {where}"
         raise CensusSyncCancelled(msg, status=status, run=run, **context)
     if status == "completed":

@@ -87,6 +87,13 @@ print(credentials.sync_id)
     if BLOCK_MODEL_CONFIG is not None:
         model_config = BLOCK_MODEL_CONFIG
 
+    def __init__(self, *args: Any, **data: Any) -> None:
+        # Checked before pydantic sees the URL, because a pydantic error keeps
+        # the rejected input, token and all, in its `errors()` and its pickle.
+        if "api_trigger" in data:
+            self._check_api_trigger(data["api_trigger"])
+        super().__init__(*args, **data)
+
     @trigger_url_validator("api_trigger")
     def _check_api_trigger(cls, value: Any) -> str:
         if hasattr(value, "get_secret_value"):

@@ -182,27 +182,29 @@ class CensusSyncsFailed(CensusError):
 
     Attributes:
         failures: The error of each sync that did not complete, in order.
+        failed_sync_ids: The sync id of each error in `failures`.
         runs: Each sync's run data in the order given, `None` where it failed.
     """
 
     def __init__(
         self,
-        failures: list[CensusError],
+        failures: list[Exception],
         runs: Optional[list[Optional[dict[str, Any]]]] = None,
+        failed_sync_ids: Optional[list[Optional[int]]] = None,
     ) -> None:
-        lines = [
-            f"- sync {error.sync_id}"
-            + (f", run {error.sync_run_id}" if error.sync_run_id else "")
-            + f": {type(error).__name__}: {error}"
-            for error in failures
-        ]
+        if failed_sync_ids is None:
+            failed_sync_ids = [getattr(error, "sync_id", None) for error in failures]
+        lines = []
+        for sync_id, error in zip(failed_sync_ids, failures):
+            run_id = getattr(error, "sync_run_id", None)
+            run = f", run {run_id}" if run_id else ""
+            lines.append(f"- sync {sync_id}{run}: {type(error).__name__}: {error}")
         count = len(runs) if runs is not None else len(failures)
-        message = f"{len(failures)} of {count} Census syncs did not complete:\n" + (
-            "\n".join(lines)
-        )
-        super().__init__(message)
+        message = f"{len(failures)} of {count} Census syncs did not complete:\n"
+        super().__init__(message + "\n".join(lines))
         self.failures = failures
+        self.failed_sync_ids = failed_sync_ids
         self.runs = runs or []
 
     def __reduce__(self):
-        return (type(self), (self.failures, self.runs))
+        return (type(self), (self.failures, self.runs, self.failed_sync_ids))

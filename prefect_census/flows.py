@@ -5,9 +5,13 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from prefect_census._compat import dual_call_flow
-from prefect_census._waiting import DEFAULT_MAX_WAIT_SECONDS, DEFAULT_POLL_SECONDS
+from prefect_census._waiting import (
+    DEFAULT_MAX_WAIT_SECONDS,
+    DEFAULT_POLL_SECONDS,
+    check_wait_options,
+)
 from prefect_census.credentials import CensusCredentials
-from prefect_census.exceptions import CensusError, CensusSyncsFailed
+from prefect_census.exceptions import CensusSyncsFailed
 from prefect_census.tasks import trigger_census_sync, wait_for_census_sync_run
 
 
@@ -56,6 +60,7 @@ def run_census_sync(
             print(run["records_updated"])
         ```
     """
+    check_wait_options(poll_status_every_n_seconds, max_wait_seconds)
     sync_run_id = trigger_census_sync(credentials, force_full_sync=force_full_sync)
 
     return wait_for_census_sync_run(
@@ -99,6 +104,8 @@ def run_census_syncs(
     Raises:
         CensusSyncsFailed: At least one sync did not complete.
     """
+    check_wait_options(poll_status_every_n_seconds, max_wait_seconds)
+    _reject_repeated_syncs(credentials)
     triggers = [
         trigger_census_sync.submit(block, force_full_sync=force_full_sync)
         for block in credentials
@@ -107,7 +114,7 @@ def run_census_syncs(
     for block, trigger in zip(credentials, triggers):
         try:
             sync_run_id = trigger.result()
-        except CensusError as exc:
+        except Exception as exc:
             waits.append(exc)
             continue
         waits.append(
@@ -121,19 +128,34 @@ def run_census_syncs(
         )
 
     runs: list[Any] = []
-    failures: list[CensusError] = []
-    for wait in waits:
-        if isinstance(wait, CensusError):
-            failures.append(wait)
-            runs.append(None)
-            continue
+    failures: list[Exception] = []
+    failed_sync_ids: list[Optional[int]] = []
+    for block, wait in zip(credentials, waits):
         try:
+            if isinstance(wait, Exception):
+                raise wait
             runs.append(wait.result())
-        except CensusError as exc:
+        except Exception as exc:
             failures.append(exc)
+            failed_sync_ids.append(block.sync_id)
             runs.append(None)
 
     if failures:
-        raise CensusSyncsFailed(failures, runs)
+        raise CensusSyncsFailed(failures, runs, failed_sync_ids)
 
     return runs
+
+
+def _reject_repeated_syncs(credentials: list[CensusCredentials]) -> None:
+    """Raise if a sync appears twice: Census would skip its second run."""
+    seen: set[tuple[str, int]] = set()
+    for block in credentials:
+        key = (block.base_url, block.sync_id)
+        if key in seen:
+            msg = (
+                f"Census sync {block.sync_id} appears more than once in credentials; "
+                f"Census would skip the second run while the first is going. "
+                f"List each sync once."
+            )
+            raise ValueError(msg)
+        seen.add(key)

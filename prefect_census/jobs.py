@@ -15,6 +15,7 @@ from prefect_census._waiting import (
     DEFAULT_POLL_SECONDS,
     check_max_wait,
     check_poll_interval,
+    check_wait_options,
     wait_for_run,
 )
 from prefect_census.credentials import CensusCredentials
@@ -168,6 +169,7 @@ print(run.fetch_result())
         return call_sync_or_async(self._trigger())
 
     async def _trigger(self) -> CensusSyncRun:
+        check_wait_options(self.poll_status_every_n_seconds, self.max_wait_seconds)
         logger = _logger()
         client = self.credentials.get_client(logger)
         sync_run_id = await client.trigger(force_full_sync=self.force_full_sync)

@@ -113,7 +113,7 @@ def test_outer_error_with_200_is_error():
         asyncio.run(client().trigger())
 
     assert str(caught.value) == (
-        "Census reported an error for sync 42 (HTTP 200). Census said: Sync paused"
+        "Census reported an error for sync 42 (HTTP 200). Census said: Sync paused."
     )
 
 
