@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 import logging
 import traceback
 import urllib.parse
@@ -15,7 +14,7 @@ from prefect.client.orchestration import get_client
 from prefect.logging.handlers import APILogHandler
 
 from prefect_census import CensusCredentials, run_census_sync
-from prefect_census._compat import harness_database_path
+from prefect_census._compat import harness_database_path, model_to_json
 from prefect_census.emulator import Fault, RunPlan
 
 pytestmark = pytest.mark.usefixtures("fast_polls")
@@ -79,7 +78,7 @@ async def _api_texts() -> list[str]:
         logs = await client.read_logs()
     items = [*flow_runs, *task_runs, *artifacts, *logs]
 
-    return [json.dumps(item.model_dump(mode="json")) for item in items]
+    return [model_to_json(item) for item in items]
 
 
 def test_token_never_leaks(census_emulator, every_log_record):
