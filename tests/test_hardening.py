@@ -117,7 +117,7 @@ def test_retry_after_non_ascii_digits():
 
 @respx.mock
 def test_trigger_retry_after_capped(monkeypatch):
-    """The trigger waits at most 60 s on a 429, whatever Retry-After asks."""
+    """The trigger waits at most 60 s on a 429, whatever Retry-After requests."""
     pauses = []
 
     async def record(seconds):

@@ -193,7 +193,7 @@ def test_job_block_failure_raises(census_emulator, credentials_for):
 
 
 def test_job_block_fetch_before_wait(census_emulator, credentials_for):
-    """Fetching before the wait says what to call first."""
+    """Fetching before the wait names the method to call first."""
     sync_id = census_emulator.add_sync(plan=RunPlan(working_seconds=5))
     run = CensusSync(credentials=credentials_for(sync_id)).trigger()
 
