@@ -39,8 +39,11 @@ $(VENV)/.installed: pyproject.toml constraints/$(FULL_CELL).txt
 	.venv-$*/bin/pip install --quiet -r constraints/$*.txt -e '.[test]'
 	touch $@
 
+# The demo uses a temporary local Prefect API, never a server or Cloud
+# workspace configured in the environment.
 demo: install
-	PREFECT_HOME=$(DEMO_HOME) $(BIN)/python examples/demo.py
+	env -u PREFECT_API_URL -u PREFECT_API_KEY PREFECT_HOME=$(DEMO_HOME) \
+		$(BIN)/python examples/demo.py
 
 # Every cell runs, even after one fails, with a Prefect home (and so a database)
 # of its own; the target fails if any cell failed, pytest's exit code 5 (no
@@ -67,7 +70,9 @@ test: install $(OTHER_CELLS:%=.venv-%/.installed)
 
 # The newest Prefect 3 only, in the default venv.
 test-fast: install
-	PREFECT_HOME=$$(mktemp -d) $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+	@home=$$(mktemp -d); \
+	PREFECT_HOME=$$home $(BIN)/python -m pytest -p no:cacheprovider $(PYTEST_ARGS); \
+	status=$$?; rm -rf $$home; exit $$status
 
 # The docs site, built the way CI checks it.
 docs: install

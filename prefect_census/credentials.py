@@ -86,6 +86,10 @@ print(credentials.sync_id)
 
     if BLOCK_MODEL_CONFIG is not None:
         model_config = BLOCK_MODEL_CONFIG
+    else:  # pragma: no cover - the pydantic v1 API of Prefect 2 blocks
+
+        class Config:
+            validate_assignment = True
 
     def __init__(self, *args: Any, **data: Any) -> None:
         # Checked before pydantic sees the URL, because a pydantic error keeps

@@ -26,7 +26,7 @@ from prefect_census import (
     run_census_sync,
     run_census_syncs,
 )
-from prefect_census._compat import run_coroutine
+from prefect_census._compat import PREFECT_MAJOR, run_coroutine
 from prefect_census._waiting import wait_for_run
 from prefect_census.emulator import Fault, RunPlan
 
@@ -209,6 +209,9 @@ def test_trickling_status_respects_time_limit():
     assert "the last status request got ReadTimeout" in str(caught.value)
 
 
+@pytest.mark.skipif(
+    PREFECT_MAJOR < 3, reason="Prefect 2 runs the task where the signal cannot reach"
+)
 def test_awaited_flow_cancel_stops_wait(census_emulator, credentials_for):
     """Cancelling an awaited flow stops its wait and cancels the run when asked."""
     sync_id = census_emulator.add_sync(plan=RunPlan(working_seconds=float("inf")))
