@@ -279,6 +279,13 @@ async def _cancel(
     return f"{message} The run was cancelled in Census (cancel_on_stop=True).".strip()
 
 
+def _sentence(text: Any) -> str:
+    """Return `text` as a sentence that ends with a full stop."""
+    text = str(text).strip()
+
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
 def _outcome(
     run: dict[str, Any], elapsed: float, logger: Logger, context: dict[str, Any]
 ) -> dict[str, Any]:
@@ -307,10 +314,13 @@ def _outcome(
         return run
     if status == "failed":
         msg = (
-            f"Census sync run {sync_run_id} failed with error "
-            f"{run.get('error_code')}: {run.get('error_message')} "
-            f"(detail: {run.get('error_detail')}). {where}"
+            f"Census sync run {sync_run_id} of sync {context['sync_id']} failed "
+            f"with error {run.get('error_code')}: "
+            f"{_sentence(run.get('error_message'))}"
         )
+        if run.get("error_detail"):
+            msg += f" Detail: {_sentence(run.get('error_detail'))}"
+        msg += f" {where}"
         raise CensusSyncFailed(msg, status=status, run=run, **context)
     if status == "skipped":
         msg = (

@@ -75,9 +75,9 @@ def test_failed_run_raises(census_emulator, credentials_for):
 
     run_id = census_emulator.runs(sync_id)[0]
     assert str(caught.value) == (
-        f"Census sync run {run_id} failed with error destination_error: Salesforce "
-        f"rejected the batch (detail: INVALID_FIELD: Email). See "
-        f"{credentials.history_url}"
+        f"Census sync run {run_id} of sync {sync_id} failed with error "
+        f"destination_error: Salesforce rejected the batch. Detail: "
+        f"INVALID_FIELD: Email. See {credentials.history_url}"
     )
     assert caught.value.sync_id == sync_id
     assert caught.value.sync_run_id == run_id

@@ -235,8 +235,8 @@ def test_served_failed_sync_fails_run(server_api, served_flow, census):
     assert census.trigger_count(sync_id) == 1
     (sync_run_id,) = census.runs(sync_id)
     failure = (
-        f"Census sync run {sync_run_id} failed with error sync_failed: "
-        "The destination rejected the batch."
+        f"Census sync run {sync_run_id} of sync {sync_id} failed with error "
+        "sync_failed: The destination rejected the batch."
     )
     assert failure in flow_run.state.message
     assert f"census-sync-{sync_id}" in _flow_run_artifacts(flow_run)
