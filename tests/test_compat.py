@@ -36,6 +36,9 @@ def _run_in_fresh_prefect(tmp_path: Path, *command: str) -> subprocess.Completed
         if not key.startswith("PREFECT_")
     }
     env["PREFECT_HOME"] = str(tmp_path)
+    env["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+    # The temporary server a command starts can be slow on a busy machine.
+    env["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
 
     return subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=120, check=False
