@@ -5,7 +5,7 @@ path or version, so moving to a new API version is a change here alone.
 
 Retries follow one rule: a request is repeated only when repeating it cannot
 start a second sync run. Status reads are retried on any transient fault; the
-trigger is retried only when the connection was never made or Census answered
+trigger is retried only when the connection was never made or Census returned
 429.
 """
 
@@ -51,7 +51,7 @@ EARLY_NOT_FOUND_ATTEMPTS = 4
 # How many successful responses in a row may be unreadable before reads stop,
 # because a proxy's error page passes, while a body that is never JSON does not.
 NOT_JSON_ATTEMPTS = 5
-# The longest pause a `Retry-After` header can impose: on a status read (the
+# The maximum pause a `Retry-After` header can impose: on a status read (the
 # wait's own time limit still applies) and on the trigger, which has none.
 RETRY_AFTER_CAP_SECONDS = 300.0
 TRIGGER_RETRY_AFTER_CAP_SECONDS = 60.0
@@ -116,7 +116,7 @@ class Timeouts:
 
     @property
     def total(self) -> float:
-        """The longest one request may take from connecting to the last byte."""
+        """The maximum time one request may take, from connecting to the last byte."""
         return self.pool + self.connect + self.write + self.read
 
     def to_httpx(self) -> httpx.Timeout:
@@ -209,8 +209,9 @@ class CensusClient:
         """Send one request and read its body, within the request's time limit.
 
         httpx applies its read timeout to each read, so a server that trickles
-        bytes could hold a request forever; the whole exchange is bounded here
-        and ends as a `httpx.ReadTimeout`, as a silent server would.
+        bytes could hold a request forever. The whole exchange is bounded here,
+        and exceeding the bound raises `httpx.ReadTimeout`, as a silent server
+        would.
         """
         limit = self._timeouts.total
         if deadline is not None:

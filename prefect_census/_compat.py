@@ -190,7 +190,7 @@ def _stop(result: concurrent.futures.Future) -> None:
 def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run `coroutine` on the core loop and block until it returns.
 
-    The coroutine sees the caller's context variables, so Prefect's run logger
+    The coroutine runs with the caller's context variables, so Prefect's run logger
     and artifacts work inside it. If the caller is interrupted (a Prefect
     cancellation or timeout, Ctrl-C), the coroutine is cancelled and given a few
     seconds to clean up before the interruption goes on.

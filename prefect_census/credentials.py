@@ -92,7 +92,7 @@ print(credentials.sync_id)
             validate_assignment = True
 
     def __init__(self, *args: Any, **data: Any) -> None:
-        # Checked before pydantic sees the URL, because a pydantic error keeps
+        # Checked before pydantic validates the URL, because a pydantic error keeps
         # the rejected input, token and all, in its `errors()` and its pickle.
         if "api_trigger" in data:
             self._check_api_trigger(data["api_trigger"])

@@ -53,7 +53,7 @@ def test_scenario_outcome(census_emulator, scenario):
 
 
 def test_outcome_unknown_names_history_link(census_emulator):
-    """A trigger that may have started a run says so and gives the link."""
+    """A trigger that may have started a run reports it with the link."""
     sync_id = census_emulator.add_sync()
     census_emulator.add_faults(sync_id, trigger=[Fault.after_start(Fault.status(500))])
     credentials = CensusCredentials(api_trigger=census_emulator.trigger_url(sync_id))

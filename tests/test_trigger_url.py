@@ -255,7 +255,7 @@ def test_rejected_url_hides_token(url, phrase):
 
 @pytest.mark.parametrize(("url", "phrase"), REJECTED)
 def test_rejected_url_says_where_to_copy(url, phrase):
-    """Every rejection tells the user where the right URL comes from."""
+    """Every rejection names where the right URL comes from."""
     with pytest.raises(ValueError) as caught:
         parse_trigger_url(url)
 
