@@ -311,8 +311,8 @@ class DualCallFlow(Flow):
     """A flow with a sync body that async callers can also await.
 
     Called where an awaitable is expected (an async flow, or code with a running
-    event loop), it returns a coroutine that runs the flow on a worker thread;
-    anywhere else it runs the flow and returns its result, like any sync flow.
+    event loop), it returns a coroutine that runs the flow on a worker thread.
+    Anywhere else it runs the flow and returns its result, like any sync flow.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -1,7 +1,7 @@
 """What a waiting run shows Prefect users: step lines, a progress bar, a summary.
 
-Reporting never fails a wait: an artifact that cannot be written is logged at
-DEBUG and skipped.
+An artifact that cannot be written does not fail the wait: the error is logged
+at DEBUG and the artifact is skipped.
 """
 
 from __future__ import annotations

@@ -150,7 +150,10 @@ class CensusSyncRunError(CensusError):
 
 
 class CensusSyncFailed(CensusSyncRunError):
-    """The sync run failed; `error_code`, `error_message` and `error_detail` say why."""
+    """The sync run failed.
+
+    The properties `error_code`, `error_message` and `error_detail` give the cause.
+    """
 
     @property
     def error_code(self) -> Optional[str]:
